@@ -1,0 +1,286 @@
+// Package plan defines the contract between Lethe's controllers and its worker: the plan a
+// Job runs (JSON in a ConfigMap, never personal data) and the report the worker writes back
+// (JSON in the pod's termination message).
+package plan
+
+import "time"
+
+// Kind is what a plan asks the worker to do.
+type Kind string
+
+// Plan kinds.
+const (
+	// KindVerify checks the DataMap against the live schema.
+	KindVerify Kind = "verify"
+	// KindPreview counts the rows rules or subjects would touch, changing nothing.
+	KindPreview Kind = "preview"
+	// KindRetention applies retention rules.
+	KindRetention Kind = "retention"
+	// KindErasure anonymizes or deletes the rows of one or more subjects.
+	KindErasure Kind = "erasure"
+	// KindExport exports one subject's rows.
+	KindExport Kind = "export"
+)
+
+// Plan is one unit of work against one database.
+type Plan struct {
+	Kind     Kind     `json:"kind"`
+	Database Database `json:"database"`
+	DataMap  DataMap  `json:"dataMap"`
+	// Rules are the retention rules (retention, and preview of retention).
+	Rules []Rule `json:"rules,omitempty"`
+	// Subjects are the data subjects (erasure, export, and preview of erasure).
+	Subjects []Subject `json:"subjects,omitempty"`
+	// Now is the reference time for every duration in the plan, set by the controller so
+	// that a re-run of the same plan judges ages the same way.
+	Now     time.Time `json:"now"`
+	Options Options   `json:"options,omitempty"`
+}
+
+// Database says how the worker reaches the database. Secrets are files mounted from
+// Kubernetes Secrets; the plan holds only their paths.
+type Database struct {
+	// Engine is postgres, mysql or mariadb.
+	Engine string `json:"engine"`
+	Host   string `json:"host"`
+	Port   int    `json:"port"`
+	Name   string `json:"name"`
+	// UsernameFile and PasswordFile hold the login.
+	UsernameFile string `json:"usernameFile"`
+	PasswordFile string `json:"passwordFile"`
+	TLS          TLS    `json:"tls,omitempty"`
+}
+
+// TLS modes for the database connection.
+const (
+	TLSDisable    = "disable"
+	TLSRequire    = "require"
+	TLSVerifyFull = "verify-full"
+)
+
+// TLS is the database connection's TLS setting. Mode defaults to require.
+type TLS struct {
+	Mode string `json:"mode,omitempty"`
+	// CAFile is the CA bundle for verify-full.
+	CAFile string `json:"caFile,omitempty"`
+	// ServerName overrides the name checked in the server's certificate.
+	ServerName string `json:"serverName,omitempty"`
+}
+
+// DataMap is where personal data lives in the schema.
+type DataMap struct {
+	Tables []Table `json:"tables"`
+}
+
+// Table is one table of the DataMap.
+type Table struct {
+	Name       string   `json:"name"`
+	PrimaryKey []string `json:"primaryKey"`
+	// Identifiers maps an identity type (email, customerId, ...) to the column holding it.
+	// A table with identifiers is a subject table: its rows are data subjects.
+	Identifiers map[string]string `json:"identifiers,omitempty"`
+	// SubjectVia links the table to its parent on the way to the subject table.
+	SubjectVia *SubjectVia `json:"subjectVia,omitempty"`
+	Columns    []Column    `json:"columns,omitempty"`
+	LegalHold  *LegalHold  `json:"legalHold,omitempty"`
+	// OnErasure is anonymize (default) or delete.
+	OnErasure string `json:"onErasure,omitempty"`
+}
+
+// SubjectVia is a foreign key from this table to a parent table: Columns reference
+// ReferencedColumns of Table, pairwise (composite keys have several).
+type SubjectVia struct {
+	Columns           []string `json:"columns"`
+	Table             string   `json:"table"`
+	ReferencedColumns []string `json:"referencedColumns"`
+}
+
+// Column is a personal column and how to mask it.
+type Column struct {
+	Name     string `json:"name"`
+	Category string `json:"category,omitempty"`
+	Mask     Mask   `json:"mask"`
+}
+
+// Masking strategies.
+const (
+	StrategyNullify    = "nullify"
+	StrategyRedact     = "redact"
+	StrategyHash       = "hash"
+	StrategyFakeEmail  = "fakeEmail"
+	StrategyGeneralize = "generalize"
+	StrategyKeep       = "keep"
+)
+
+// Generalize targets.
+const (
+	GeneralizeYear    = "year"
+	GeneralizeMonth   = "month"
+	GeneralizeBucket  = "bucket"
+	GeneralizeNetwork = "network"
+	GeneralizePrefix  = "prefix"
+)
+
+// Mask is a masking strategy with its parameters.
+type Mask struct {
+	Strategy string `json:"strategy"`
+	// Value is the constant for redact (default "REDACTED").
+	Value string `json:"value,omitempty"`
+	// To is the generalize target: year, month, bucket, network, prefix.
+	To string `json:"to,omitempty"`
+	// Width is the bucket width (bucket), the prefix length in characters (prefix), or
+	// the network prefix length in bits for IPv4 (network; default 24, IPv6 uses 48).
+	Width int `json:"width,omitempty"`
+}
+
+// LegalHold keeps a table's rows for RetainFor (ISO 8601) from the date in column From.
+type LegalHold struct {
+	Basis     string `json:"basis"`
+	RetainFor string `json:"retainFor"`
+	From      string `json:"from"`
+}
+
+// Actions a rule or table can take.
+const (
+	ActionAnonymize = "anonymize"
+	ActionDelete    = "delete"
+)
+
+// Rule is a retention rule: rows of Table matching Where and (older than OlderThan by
+// Column, or whose subject has been inactive for InactiveFor judged by Activity) get Action.
+type Rule struct {
+	Name   string `json:"name"`
+	Table  string `json:"table"`
+	Action string `json:"action"`
+	// Columns to anonymize (default: every masked column of the table in the DataMap).
+	Columns     []string `json:"columns,omitempty"`
+	OlderThan   string   `json:"olderThan,omitempty"`
+	Column      string   `json:"column,omitempty"`
+	InactiveFor string   `json:"inactiveFor,omitempty"`
+	// Activity lists "table.column" timestamps; tables other than Table must link to it
+	// through the DataMap.
+	Activity []string    `json:"activity,omitempty"`
+	Where    []Condition `json:"where,omitempty"`
+}
+
+// Condition operators.
+const (
+	OpEq      = "eq"
+	OpNe      = "ne"
+	OpIn      = "in"
+	OpIsNull  = "isNull"
+	OpNotNull = "notNull"
+	OpLt      = "lt"
+	OpGt      = "gt"
+)
+
+// Condition is a structured filter on one column; Value or Values are bound as parameters.
+type Condition struct {
+	Column string   `json:"column"`
+	Op     string   `json:"op"`
+	Value  string   `json:"value,omitempty"`
+	Values []string `json:"values,omitempty"`
+}
+
+// Subject is one data subject. The identifier itself is in ValueFile (a mounted Secret).
+type Subject struct {
+	// ID names the subject in the report (the request's name), never the identifier.
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	ValueFile string `json:"valueFile"`
+	// Action overrides the tables' OnErasure (anonymize or delete), when set.
+	Action string `json:"action,omitempty"`
+}
+
+// Options tune execution.
+type Options struct {
+	// BatchSize is the number of rows per keyset batch and transaction (default 5000).
+	BatchSize int `json:"batchSize,omitempty"`
+	// MaxRows caps the rows changed per rule in one run (0: no cap).
+	MaxRows int64 `json:"maxRows,omitempty"`
+	// LockTimeout and StatementTimeout bound each statement (Go durations, e.g. "5s").
+	LockTimeout      string `json:"lockTimeout,omitempty"`
+	StatementTimeout string `json:"statementTimeout,omitempty"`
+	// HashKeyFile holds the HMAC key for the hash strategy (a mounted Secret).
+	HashKeyFile string `json:"hashKeyFile,omitempty"`
+	// Shard restricts a run to one primary-key range of Count (an Indexed Job's index).
+	Shard *Shard `json:"shard,omitempty"`
+	// ExportDir is where an export plan writes its files.
+	ExportDir string `json:"exportDir,omitempty"`
+}
+
+// Shard is one of Count primary-key ranges. Index -1 means: read JOB_COMPLETION_INDEX.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// Outcomes in a report.
+const (
+	OutcomeAnonymized     = "anonymized"
+	OutcomeDeleted        = "deleted"
+	OutcomeRetained       = "retained"
+	OutcomeNotFound       = "notFound"
+	OutcomeAmbiguous      = "ambiguous"
+	OutcomeWouldAnonymize = "wouldAnonymize"
+	OutcomeWouldDelete    = "wouldDelete"
+	OutcomeExported       = "exported"
+	OutcomeFailed         = "failed"
+)
+
+// Error codes in a report, so controllers can tell failures apart.
+const (
+	ErrUnreachable       = "Unreachable"
+	ErrAuthentication    = "AuthenticationFailed"
+	ErrMissingTable      = "MissingTable"
+	ErrMissingColumn     = "MissingColumn"
+	ErrIncompatible      = "IncompatibleStrategy"
+	ErrTimeout           = "Timeout"
+	ErrInvalidPlan       = "InvalidPlan"
+	ErrUnknownIdentifier = "UnknownIdentifier"
+	ErrInternal          = "Internal"
+)
+
+// Report is what the worker writes to stdout and the termination message.
+type Report struct {
+	Kind      Kind      `json:"kind"`
+	Succeeded bool      `json:"succeeded"`
+	StartedAt time.Time `json:"startedAt"`
+	// DurationMillis is the run's wall-clock time.
+	DurationMillis int64 `json:"durationMillis"`
+	// Results are rows per table, rule or subject, and outcome.
+	Results []Result `json:"results,omitempty"`
+	// Mismatches are the verify plan's findings.
+	Mismatches []Mismatch `json:"mismatches,omitempty"`
+	Errors     []Error    `json:"errors,omitempty"`
+	// Remaining, after an erasure, counts identifying values still found per subject
+	// (absent or zero means none is left).
+	Remaining map[string]int64 `json:"remaining,omitempty"`
+	// Truncated is set when the report was summarised to fit the termination message.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Result is the rows one rule or subject touched in one table with one outcome.
+type Result struct {
+	Table         string     `json:"table"`
+	Rule          string     `json:"rule,omitempty"`
+	Subject       string     `json:"subject,omitempty"`
+	Outcome       string     `json:"outcome"`
+	Rows          int64      `json:"rows"`
+	RetainedUntil *time.Time `json:"retainedUntil,omitempty"`
+}
+
+// Mismatch is one difference between the DataMap and the live schema.
+type Mismatch struct {
+	Table   string `json:"table"`
+	Column  string `json:"column,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error is a failure, with a code from the Err* constants.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Table   string `json:"table,omitempty"`
+}
