@@ -20,43 +20,119 @@ type SecretKeyRef struct {
 	// Name of the Secret.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Name string `json:"name"`
 	// Key within the Secret.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	Key string `json:"key"`
 }
 
-// SecretRef names a Secret in the object's namespace.
-type SecretRef struct {
+// CredentialsRef names the Secret holding a database login. Only the worker pod reads it.
+type CredentialsRef struct {
 	// Name of the Secret.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Name string `json:"name"`
+	// UsernameKey is the Secret key holding the user name.
+	// +kubebuilder:default=username
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	UsernameKey string `json:"usernameKey,omitempty"`
+	// PasswordKey is the Secret key holding the password.
+	// +kubebuilder:default=password
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	PasswordKey string `json:"passwordKey,omitempty"`
+}
+
+// TLSMode is how the worker secures its database connection.
+// +kubebuilder:validation:Enum=disable;require;verify-full
+type TLSMode string
+
+// TLS modes.
+const (
+	TLSDisable    TLSMode = "disable"
+	TLSRequire    TLSMode = "require"
+	TLSVerifyFull TLSMode = "verify-full"
+)
+
+// DatabaseTLS configures TLS to the database.
+// +kubebuilder:validation:XValidation:rule="self.mode != 'verify-full' || has(self.caSecretRef)",message="tls.mode verify-full needs caSecretRef: the CA that signed the database's certificate"
+type DatabaseTLS struct {
+	// Mode is disable, require (encrypt, do not verify the certificate) or verify-full.
+	// +kubebuilder:default=require
+	// +optional
+	Mode TLSMode `json:"mode,omitempty"`
+	// CASecretRef is the CA bundle (PEM) that verify-full checks the server against.
+	// +optional
+	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
+	// ServerName is the name checked in the server's certificate (default: host).
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ServerName string `json:"serverName,omitempty"`
 }
 
 // TenantDatabaseSpec says how to reach one tenant's database and which DataMap describes it.
 type TenantDatabaseSpec struct {
-	// Engine of the database.
+	// Engine of the database: postgres, mysql or mariadb.
 	Engine Engine `json:"engine"`
 	// Host name or address of the database server.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$`
 	Host string `json:"host"`
 	// Port of the database server.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port"`
-	// Database is the name of the database (schema, for MySQL) holding the tenant's data.
+	// Database is the name of the database holding the tenant's data.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_$-]*$`
 	Database string `json:"database"`
-	// CredentialsSecretRef names the Secret holding the database login: keys `username`
-	// and `password`. Only the worker pod reads it; the manager never does.
-	CredentialsSecretRef SecretRef `json:"credentialsSecretRef"`
+	// CredentialsSecretRef names the Secret with the login (keys username and password by default).
+	CredentialsSecretRef CredentialsRef `json:"credentialsSecretRef"`
+	// TLS to the database; defaults to mode require.
+	// +kubebuilder:default={mode: require}
+	// +optional
+	TLS *DatabaseTLS `json:"tls,omitempty"`
 	// DataMapRef names the DataMap, in the same namespace, that describes this database's schema.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	DataMapRef string `json:"dataMapRef"`
+	// VerifyInterval is how often the schema is verified against the DataMap even when
+	// nothing changed (a Go duration, at least 1m).
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="verifyInterval must be a duration of at least 1m, such as 24h"
+	// +optional
+	VerifyInterval string `json:"verifyInterval,omitempty"`
+}
+
+// Verification is the outcome of the last finished schema verification.
+type Verification struct {
+	// PlanHash identifies the DataMap and connection settings that were verified.
+	PlanHash string `json:"planHash"`
+	// Trigger is the privacy.lethe.dev/verify-now annotation value that was acted on.
+	// +optional
+	Trigger string `json:"trigger,omitempty"`
+	// CompletedAt is when the verification Job finished.
+	CompletedAt metav1.Time `json:"completedAt"`
+	// Job is the name of the verification Job.
+	Job string `json:"job"`
+}
+
+// SchemaMismatch is one difference between the DataMap and the live schema. It names
+// tables and columns, never row values.
+type SchemaMismatch struct {
+	Table string `json:"table"`
+	// +optional
+	Column  string `json:"column,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // TenantDatabaseStatus is what Lethe last observed about the database.
@@ -69,6 +145,16 @@ type TenantDatabaseStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LastVerification is the last finished schema verification.
+	// +optional
+	LastVerification *Verification `json:"lastVerification,omitempty"`
+	// NextVerificationTime is when the schema will be verified again.
+	// +optional
+	NextVerificationTime *metav1.Time `json:"nextVerificationTime,omitempty"`
+	// Mismatches found by the last verification (at most 50 are listed).
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Mismatches []SchemaMismatch `json:"mismatches,omitempty"`
 }
 
 // TenantDatabase is one tenant's database that Lethe keeps GDPR-compliant.
@@ -77,6 +163,7 @@ type TenantDatabaseStatus struct {
 // +kubebuilder:resource:shortName=tdb,categories=lethe
 // +kubebuilder:printcolumn:name="Engine",type=string,JSONPath=`.spec.engine`
 // +kubebuilder:printcolumn:name="DataMap",type=string,JSONPath=`.spec.dataMapRef`
+// +kubebuilder:printcolumn:name="Schema",type=string,JSONPath=`.status.conditions[?(@.type=="SchemaVerified")].reason`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TenantDatabase struct {

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,7 +19,7 @@ func TestCustomResourceRoundTripsThroughTheAPIServer(t *testing.T) {
 		Spec: privacyv1alpha1.TenantDatabaseSpec{
 			Engine: privacyv1alpha1.EnginePostgres, Host: "db.example", Port: 5432,
 			Database: "aurora", DataMapRef: "booking-app",
-			CredentialsSecretRef: privacyv1alpha1.SecretRef{Name: "aurora-db"},
+			CredentialsSecretRef: privacyv1alpha1.CredentialsRef{Name: "aurora-db"},
 		},
 	}
 	if err := env.Client.Create(ctx, want); err != nil {
@@ -28,7 +29,7 @@ func TestCustomResourceRoundTripsThroughTheAPIServer(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(want), got); err != nil {
 		t.Fatalf("get: %v", err)
 	}
-	if got.Spec != want.Spec || got.UID == "" {
+	if !reflect.DeepEqual(got.Spec, want.Spec) || got.UID == "" {
 		t.Fatalf("read back %+v (uid %q), want spec %+v", got.Spec, got.UID, want.Spec)
 	}
 }
@@ -40,7 +41,7 @@ func TestAPIServerRejectsAPortOutOfRange(t *testing.T) {
 		Spec: privacyv1alpha1.TenantDatabaseSpec{
 			Engine: privacyv1alpha1.EnginePostgres, Host: "db.example", Port: 70000,
 			Database: "aurora", DataMapRef: "booking-app",
-			CredentialsSecretRef: privacyv1alpha1.SecretRef{Name: "aurora-db"},
+			CredentialsSecretRef: privacyv1alpha1.CredentialsRef{Name: "aurora-db"},
 		},
 	}
 	if err := env.Client.Create(context.Background(), bad); err == nil {

@@ -1,0 +1,43 @@
+package v1alpha1
+
+import "time"
+
+// VerifyNowAnnotation on a TenantDatabase asks for a schema verification now; change its
+// value to ask again.
+const VerifyNowAnnotation = "privacy.lethe.dev/verify-now"
+
+// DefaultVerifyInterval is how often a schema is verified when nothing changes.
+const DefaultVerifyInterval = 24 * time.Hour
+
+// GetVerifyInterval returns the verification interval, falling back to the default.
+func (t *TenantDatabase) GetVerifyInterval() time.Duration {
+	d, err := time.ParseDuration(t.Spec.VerifyInterval)
+	if err != nil || d < time.Minute {
+		return DefaultVerifyInterval
+	}
+	return d
+}
+
+// GetTLSMode returns the TLS mode, require by default.
+func (t *TenantDatabase) GetTLSMode() TLSMode {
+	if t.Spec.TLS == nil || t.Spec.TLS.Mode == "" {
+		return TLSRequire
+	}
+	return t.Spec.TLS.Mode
+}
+
+// GetUsernameKey returns the credentials Secret's user-name key.
+func (c CredentialsRef) GetUsernameKey() string {
+	if c.UsernameKey == "" {
+		return "username"
+	}
+	return c.UsernameKey
+}
+
+// GetPasswordKey returns the credentials Secret's password key.
+func (c CredentialsRef) GetPasswordKey() string {
+	if c.PasswordKey == "" {
+		return "password"
+	}
+	return c.PasswordKey
+}
