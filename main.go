@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -21,6 +24,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
+	"github.com/lethe-operator/lethe/controllers"
 	"github.com/lethe-operator/lethe/internal/worker"
 )
 
@@ -66,6 +70,64 @@ type managerFlags struct {
 	probeAddr            string
 	leaderElect          bool
 	leaderElectNamespace string
+	controllers          controllers.Options
+	workerCPURequest     string
+	workerMemoryRequest  string
+	workerMemoryLimit    string
+}
+
+// bindJobFlags binds the settings of the worker Jobs (Helm values set these).
+func bindJobFlags(fs *flag.FlagSet, f *managerFlags) {
+	j := &f.controllers.Jobs
+	*j = controllers.DefaultJobSettings()
+	fs.StringVar(&j.Image, "worker-image", j.Image, "image of the worker Jobs (this operator's own image)")
+	fs.StringVar(&j.ServiceAccountName, "worker-service-account", j.ServiceAccountName, "ServiceAccount the worker pods run as")
+	fs.Var((*int32Value)(&j.TTLSecondsAfterFinished), "job-ttl-seconds", "seconds a finished worker Job is kept")
+	fs.Int64Var(&j.ActiveDeadlineSeconds, "job-active-deadline-seconds", j.ActiveDeadlineSeconds, "seconds a worker Job may run")
+	fs.Var((*int32Value)(&j.BackoffLimit), "job-backoff-limit", "retries of a failed worker pod")
+	fs.StringVar(&f.workerCPURequest, "worker-cpu-request", "100m", "CPU request of a worker pod")
+	fs.StringVar(&f.workerMemoryRequest, "worker-memory-request", "64Mi", "memory request of a worker pod")
+	fs.StringVar(&f.workerMemoryLimit, "worker-memory-limit", "256Mi", "memory limit of a worker pod")
+	fs.BoolVar(&f.controllers.LocalJobRunner, "local-job-runner", false,
+		"run worker Jobs as local processes instead of pods (tests and make demo only)")
+	fs.StringVar(&f.controllers.LocalJobRunnerBinary, "local-job-runner-binary", "", "lethe binary the local job runner starts (default: this one)")
+}
+
+// workerResources parses the worker pods' resource flags.
+func (f *managerFlags) workerResources() (corev1.ResourceRequirements, error) {
+	parse := func(name, v string) (resource.Quantity, error) {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return q, fmt.Errorf("--%s=%q: %w", name, v, err)
+		}
+		return q, nil
+	}
+	cpu, err := parse("worker-cpu-request", f.workerCPURequest)
+	if err != nil {
+		return corev1.ResourceRequirements{}, err
+	}
+	mem, err := parse("worker-memory-request", f.workerMemoryRequest)
+	if err != nil {
+		return corev1.ResourceRequirements{}, err
+	}
+	limit, err := parse("worker-memory-limit", f.workerMemoryLimit)
+	if err != nil {
+		return corev1.ResourceRequirements{}, err
+	}
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: limit},
+	}, nil
+}
+
+// int32Value is a flag.Value for int32 settings.
+type int32Value int32
+
+func (v *int32Value) String() string { return strconv.Itoa(int(*v)) }
+func (v *int32Value) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 32)
+	*v = int32Value(n)
+	return err
 }
 
 func runManager(ctx context.Context, args []string) int {
@@ -75,6 +137,7 @@ func runManager(ctx context.Context, args []string) int {
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so only one manager replica is active")
 	fs.StringVar(&f.leaderElectNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace)")
+	bindJobFlags(fs, &f)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs) // --zap-encoder=json|console, --zap-log-level, ...
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +145,12 @@ func runManager(ctx context.Context, args []string) int {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	resources, err := f.workerResources()
+	if err != nil {
+		log.Error(err, "invalid worker resources")
+		return 2
+	}
+	f.controllers.Jobs.Resources = resources
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        newScheme(),
@@ -94,6 +163,10 @@ func runManager(ctx context.Context, args []string) int {
 	})
 	if err != nil {
 		log.Error(err, "unable to create the manager")
+		return 1
+	}
+	if err := controllers.Setup(mgr, f.controllers); err != nil {
+		log.Error(err, "unable to set up the controllers")
 		return 1
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -22,3 +22,33 @@ const (
 	// ReasonInvalidSpec means the spec passed admission but cannot be acted on.
 	ReasonInvalidSpec = "InvalidSpec"
 )
+
+// Reasons of TenantDatabase conditions.
+const (
+	// ReasonDataMapNotFound: the DataMap named by dataMapRef does not exist.
+	ReasonDataMapNotFound = "DataMapNotFound"
+	// ReasonDataMapInvalid: the DataMap is not consistent (see its conditions).
+	ReasonDataMapInvalid = "DataMapInvalid"
+	// ReasonSecretNotFound: a Secret the worker needs does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonVerifying: a schema verification Job is running.
+	ReasonVerifying = "Verifying"
+	// ReasonSchemaMatches: the live schema matches the DataMap.
+	ReasonSchemaMatches = "SchemaMatches"
+	// ReasonSchemaMismatch: the live schema differs from the DataMap (see status.mismatches).
+	ReasonSchemaMismatch = "SchemaMismatch"
+	// ReasonDatabaseUnreachable: the worker could not connect to the database.
+	ReasonDatabaseUnreachable = "DatabaseUnreachable"
+	// ReasonAuthenticationFailed: the database refused the login from the credentials Secret.
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+	// ReasonVerificationFailed: the verification Job failed without a usable report.
+	ReasonVerificationFailed = "VerificationFailed"
+)
+
+// Reasons of DataMap conditions.
+const (
+	// ReasonUnreachableSubject: a table's subjectVia chain does not reach a subject table.
+	ReasonUnreachableSubject = "UnreachableSubject"
+	// ReasonConsistent: every table reaches a data subject.
+	ReasonConsistent = "Consistent"
+)

@@ -1,0 +1,47 @@
+package controllers
+
+import (
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/lethe-operator/lethe/internal/jobrunner"
+)
+
+// Options configure the controllers.
+type Options struct {
+	// Jobs are the settings of every worker Job.
+	Jobs JobSettings
+	// LocalJobRunner runs Lethe's Jobs as local processes instead of leaving them to
+	// kubelet: for tests and `make demo` only.
+	LocalJobRunner bool
+	// LocalJobRunnerBinary is the lethe binary the local job runner starts (default: this one).
+	LocalJobRunnerBinary string
+	// Clock is the controllers' time source (tests inject one).
+	Clock clock.PassiveClock
+}
+
+// Setup registers every Lethe controller with the manager.
+func Setup(mgr ctrl.Manager, o Options) error {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if err := (&TenantDatabaseReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("lethe-tenantdatabase"), Jobs: o.Jobs, Clock: o.Clock,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&DataMapReconciler{
+		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("lethe-datamap"),
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if o.LocalJobRunner {
+		runner := &jobrunner.Runner{Client: mgr.GetClient(), Binary: o.LocalJobRunnerBinary,
+			LabelKey: LabelManagedBy, LabelValue: ManagedByLethe}
+		if err := runner.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
