@@ -1,0 +1,128 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/lethe-operator/lethe/internal/testenv"
+)
+
+const validDataMap = `
+apiVersion: privacy.lethe.dev/v1alpha1
+kind: DataMap
+metadata: {name: booking-app, namespace: default}
+spec:
+  tables:
+  - name: customers
+    primaryKey: [id]
+    identifiers: {email: email, customerId: id}
+    columns:
+    - {name: email, category: contact, mask: {strategy: fakeEmail}}
+    - {name: full_name, category: name, mask: {strategy: redact}}
+    - {name: birth_date, category: demographic, mask: {strategy: generalize, to: year}}
+  - name: bookings
+    primaryKey: [id]
+    subjectVia: {columns: [customer_id], references: {table: customers, columns: [id]}}
+    columns:
+    - {name: ip_address, category: online-identifier, mask: {strategy: generalize, to: network}}
+  - name: invoices
+    primaryKey: [id]
+    subjectVia: {columns: [customer_id], references: {table: customers, columns: [id]}}
+    legalHold: {basis: bookkeeping-law, retainFor: P7Y, from: issued_at}
+`
+
+const validTenantDatabase = `
+apiVersion: privacy.lethe.dev/v1alpha1
+kind: TenantDatabase
+metadata: {name: hotel-aurora, namespace: default}
+spec:
+  engine: postgres
+  host: aurora.db.internal
+  port: 5432
+  database: aurora
+  credentialsSecretRef: {name: aurora-db}
+  dataMapRef: booking-app
+`
+
+// TestAdmissionRejectsBadManifests applies manifests that are each wrong in one way and
+// checks that the API server refuses them with a message a user understands.
+func TestAdmissionRejectsBadManifests(t *testing.T) {
+	env := testenv.Start(t)
+	cases := []struct {
+		name, base, edit, want string
+	}{
+		{"unknown engine", validTenantDatabase, `engine: mongodb`, `Unsupported value: "mongodb"`},
+		{"port out of range", validTenantDatabase, `port: 70000`, `spec.port: Invalid value: 70000: spec.port in body should be less than or equal to 65535`},
+		{"port zero", validTenantDatabase, `port: 0`, `should be greater than or equal to 1`},
+		{"database name with SQL", validTenantDatabase, `database: "aurora; DROP TABLE customers"`, `spec.database: Invalid value`},
+		{"verify-full without CA", validTenantDatabase, `tls: {mode: verify-full}`, `tls.mode verify-full needs caSecretRef`},
+		{"verify interval too short", validTenantDatabase, `verifyInterval: 10s`, `verifyInterval must be a duration of at least 1m`},
+		{"missing DataMap reference", validTenantDatabase, `dataMapRef: ""`, `spec.dataMapRef`},
+		{"table name with a quote", validDataMap, `tables: [{name: "customers\"--", primaryKey: [id], identifiers: {email: email}}]`, `spec.tables[0].name: Invalid value`},
+		{"duplicate table", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: customers, primaryKey: [id], identifiers: {email: email}}]`, `spec.tables[1]: Duplicate value: {"name":"customers"}`},
+		{"duplicate column", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: email, category: contact, mask: {strategy: nullify}}, {name: email, category: contact, mask: {strategy: redact}}]}]`, `spec.tables[0].columns[1]: Duplicate value: {"name":"email"}`},
+		{"subjectVia to a table not in the map", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: bookings, primaryKey: [id], subjectVia: {columns: [customer_id], references: {table: clients, columns: [id]}}}]`, `subjectVia.references.table must name a table in this DataMap`},
+		{"subjectVia columns do not pair", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: bookings, primaryKey: [id], subjectVia: {columns: [customer_id, tenant_id], references: {table: customers, columns: [id]}}}]`, `subjectVia.columns and subjectVia.references.columns must pair up`},
+		{"table with neither identifiers nor subjectVia", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: notes, primaryKey: [id]}]`, `a table either identifies data subjects (identifiers) or links to a table that does (subjectVia)`},
+		{"no subject table", validDataMap, `tables: [{name: bookings, primaryKey: [id], subjectVia: {columns: [customer_id], references: {table: bookings2, columns: [id]}}}, {name: bookings2, primaryKey: [id], subjectVia: {columns: [b], references: {table: bookings, columns: [id]}}}]`, `at least one table must identify data subjects`},
+		{"retention that does not parse", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, legalHold: {basis: law, retainFor: 7 years, from: created_at}}]`, `legalHold.retainFor: Invalid value: "7 years"`},
+		{"empty ISO duration", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, legalHold: {basis: law, retainFor: P, from: created_at}}]`, `an ISO 8601 duration needs at least one amount`},
+		{"keep on a direct identifier", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: email, category: contact, mask: {strategy: keep}}]}]`, `strategy keep would leave a direct identifier in place`},
+		{"fakeEmail on a name", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: full_name, category: name, mask: {strategy: fakeEmail}}]}]`, `strategy fakeEmail is for category contact`},
+		{"generalize without a target", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: birth_date, category: demographic, mask: {strategy: generalize}}]}]`, `mask.to is required with strategy generalize`},
+		{"bucket without width", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: income, category: financial, mask: {strategy: generalize, to: bucket}}]}]`, `generalize to bucket or prefix needs a width greater than 0`},
+		{"hash without a key", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: phone, category: contact, mask: {strategy: hash}}]}]`, `strategy hash needs hashKeySecretRef`},
+		{"special category kept in a hash", validDataMap, `{hashKeySecretRef: {name: k, key: key}, tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: diagnosis, category: special, mask: {strategy: hash}}]}]}`, `special-category data (GDPR Art. 9) may only be nullified or redacted`},
+		{"unknown strategy", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: email, category: contact, mask: {strategy: scramble}}]}]`, `Unsupported value: "scramble"`},
+		{"identity type with spaces", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {"e mail": email}}]`, `identity types are short camelCase words`},
+	}
+	if len(cases) < 15 {
+		t.Fatalf("want at least 15 cases, have %d", len(cases))
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := withSpecEdit(t, tc.base, tc.edit)
+			err := env.Client.Create(context.Background(), obj)
+			if err == nil {
+				t.Fatalf("the API server accepted it")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error does not say %q:\n%v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestAdmissionAcceptsTheExamples(t *testing.T) {
+	env := testenv.Start(t)
+	for _, manifest := range []string{validDataMap, validTenantDatabase} {
+		if err := env.Client.Create(context.Background(), withSpecEdit(t, manifest, "")); err != nil {
+			t.Fatalf("rejected: %v", err)
+		}
+	}
+}
+
+// withSpecEdit parses a manifest and overrides top-level spec fields with the YAML edit.
+func withSpecEdit(t *testing.T, manifest, edit string) *unstructured.Unstructured {
+	t.Helper()
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	if edit == "" {
+		return obj
+	}
+	patch := map[string]any{}
+	if err := yaml.Unmarshal([]byte(edit), &patch); err != nil {
+		t.Fatalf("edit %q: %v", edit, err)
+	}
+	spec := obj.Object["spec"].(map[string]any)
+	for k, v := range patch {
+		spec[k] = v
+	}
+	return obj
+}
