@@ -32,6 +32,7 @@ type Runner struct {
 	// Selector picks the Jobs to run (Lethe's label).
 	LabelKey, LabelValue string
 
+	direct  client.Client
 	mu      sync.Mutex
 	running map[types.NamespacedName]process
 }
@@ -53,6 +54,13 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 		r.Binary = exe
 	}
 	r.running = map[types.NamespacedName]process{}
+	// Runs read what they just wrote (their Pod, the Job): they use the API server
+	// directly rather than the manager's cache.
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return err
+	}
+	r.direct = direct
 	selected := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[r.LabelKey] == r.LabelValue
 	})
@@ -99,7 +107,7 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	r.running[req.NamespacedName] = process{uid: job.UID, cancel: cancel}
 	go func() {
 		defer r.stop(req.NamespacedName, job.UID)
-		(&run{client: r.Client, binary: r.Binary, job: job.DeepCopy()}).execute(runCtx)
+		(&run{client: r.direct, binary: r.Binary, job: job.DeepCopy()}).execute(runCtx)
 	}()
 	return ctrl.Result{}, nil
 }
