@@ -1,6 +1,10 @@
 package v1alpha1
 
-import "time"
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 // VerifyNowAnnotation on a TenantDatabase asks for a schema verification now; change its
 // value to ask again.
@@ -41,3 +45,9 @@ func (c CredentialsRef) GetPasswordKey() string {
 	}
 	return c.PasswordKey
 }
+
+// GetConditions returns the status conditions.
+func (t *TenantDatabase) GetConditions() []metav1.Condition { return t.Status.Conditions }
+
+// GetConditions returns the status conditions.
+func (d *DataMap) GetConditions() []metav1.Condition { return d.Status.Conditions }
