@@ -88,9 +88,19 @@ func bindJobFlags(fs *flag.FlagSet, f *managerFlags) {
 	fs.StringVar(&f.workerCPURequest, "worker-cpu-request", "100m", "CPU request of a worker pod")
 	fs.StringVar(&f.workerMemoryRequest, "worker-memory-request", "64Mi", "memory request of a worker pod")
 	fs.StringVar(&f.workerMemoryLimit, "worker-memory-limit", "256Mi", "memory limit of a worker pod")
+	fs.StringVar(&f.controllers.OperatorNamespace, "namespace", operatorNamespace(),
+		"namespace of the operator's own objects (default: $POD_NAMESPACE, else lethe-system)")
 	fs.BoolVar(&f.controllers.LocalJobRunner, "local-job-runner", false,
 		"run worker Jobs as local processes instead of pods (tests and make demo only)")
 	fs.StringVar(&f.controllers.LocalJobRunnerBinary, "local-job-runner-binary", "", "lethe binary the local job runner starts (default: this one)")
+}
+
+// operatorNamespace is the namespace the manager runs in, from the downward API.
+func operatorNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "lethe-system"
 }
 
 // workerResources parses the worker pods' resource flags.

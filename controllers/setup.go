@@ -16,6 +16,9 @@ type Options struct {
 	LocalJobRunner bool
 	// LocalJobRunnerBinary is the lethe binary the local job runner starts (default: this one).
 	LocalJobRunnerBinary string
+	// OperatorNamespace is where the operator keeps its own objects (the subprocessor
+	// register, keys for fingerprints).
+	OperatorNamespace string
 	// Clock is the controllers' time source (tests inject one).
 	Clock clock.PassiveClock
 }
