@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,17 +53,21 @@ func validSubscriberNames(subscribers []notify.Subscriber) []string {
 	return names
 }
 
-// checkSubscribers reports each misconfigured subscriber once per distinct problem.
-// They keep their progress and are retried when the Secret changes.
-func (r *SubprocessorReconciler) checkSubscribers(cm *corev1.ConfigMap, state *notify.State, subscribers []notify.Subscriber) {
+// checkSubscribers reports misconfigured subscribers, each once per distinct problem,
+// in one Event. They keep their progress and are retried when the Secret changes.
+func (r *SubprocessorReconciler) checkSubscribers(deliveries *corev1.ConfigMap, state *notify.State, subscribers []notify.Subscriber) {
+	var problems []string
 	for _, s := range subscribers {
 		p := state.Subscribers[s.Name]
 		if s.Err == nil || p == nil || p.LastError == s.Err.Error() {
 			continue
 		}
 		p.LastError = s.Err.Error()
-		r.Recorder.Eventf(cm, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonSubscriberInvalid, "Notify",
-			"subscriber %s in Secret %s/%s: %s", s.Name, r.Namespace, r.SubscribersSecret, s.Err.Error())
+		problems = append(problems, fmt.Sprintf("subscriber %s: %s", s.Name, s.Err.Error()))
+	}
+	if len(problems) > 0 {
+		r.Recorder.Eventf(deliveries, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonSubscriberInvalid, "Notify",
+			"%s", truncate(fmt.Sprintf("Secret %s/%s: %s", r.Namespace, r.SubscribersSecret, strings.Join(problems, "; "))))
 	}
 }
 
@@ -76,7 +81,7 @@ type outcome struct {
 
 // deliver POSTs what is due to every subscriber at once, each in revision order, so a
 // slow or failing subscriber delays no other, and records the outcomes in state.
-func (r *SubprocessorReconciler) deliver(ctx context.Context, cm *corev1.ConfigMap, state *notify.State, subscribers []notify.Subscriber) {
+func (r *SubprocessorReconciler) deliver(ctx context.Context, deliveries *corev1.ConfigMap, state *notify.State, subscribers []notify.Subscriber) {
 	now := r.Now()
 	outcomes := make([]outcome, len(subscribers))
 	var wg sync.WaitGroup
@@ -88,11 +93,7 @@ func (r *SubprocessorReconciler) deliver(ctx context.Context, cm *corev1.ConfigM
 		wg.Go(func() { outcomes[i] = r.deliverTo(ctx, s, due) })
 	}
 	wg.Wait()
-	for _, o := range outcomes {
-		if o.subscriber != "" {
-			r.recordOutcome(cm, state, o)
-		}
-	}
+	r.recordOutcomes(deliveries, state, outcomes)
 }
 
 func (r *SubprocessorReconciler) deliverTo(ctx context.Context, s notify.Subscriber, due []notify.Notification) outcome {
@@ -107,20 +108,31 @@ func (r *SubprocessorReconciler) deliverTo(ctx context.Context, s notify.Subscri
 	return o
 }
 
-func (r *SubprocessorReconciler) recordOutcome(cm *corev1.ConfigMap, state *notify.State, o outcome) {
-	if n := len(o.delivered); n > 0 {
-		state.Delivered(o.subscriber, o.delivered[n-1])
-		r.Recorder.Eventf(cm, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonNotificationDelivered, "Notify",
-			"delivered %s to subscriber %s", revisions(o.delivered), o.subscriber)
+// recordOutcomes updates the state and emits at most one Event per kind: the events API
+// merges Events of the same reason on the same object version into one series, which
+// would hide all notes but the first.
+func (r *SubprocessorReconciler) recordOutcomes(deliveries *corev1.ConfigMap, state *notify.State, outcomes []outcome) {
+	var delivered, failed []string
+	for _, o := range outcomes {
+		if n := len(o.delivered); n > 0 {
+			state.Delivered(o.subscriber, o.delivered[n-1])
+			delivered = append(delivered, fmt.Sprintf("%s to subscriber %s", revisions(o.delivered), o.subscriber))
+		}
+		if o.err != nil {
+			state.Failed(o.subscriber, o.err, r.Now(), r.Backoff)
+			p := state.Subscribers[o.subscriber]
+			failed = append(failed, fmt.Sprintf("delivering revision %d to subscriber %s failed (attempt %d, next after %s): %s",
+				o.failed, o.subscriber, p.Failures, p.NextAttempt.Format("15:04:05.000"), o.err.Error()))
+		}
 	}
-	if o.err == nil {
-		return
+	if len(delivered) > 0 {
+		r.Recorder.Eventf(deliveries, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonNotificationDelivered, "Notify",
+			"%s", truncate("delivered "+strings.Join(delivered, "; ")))
 	}
-	state.Failed(o.subscriber, o.err, r.Now(), r.Backoff)
-	p := state.Subscribers[o.subscriber]
-	r.Recorder.Eventf(cm, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonNotificationFailed, "Notify",
-		"%s", truncate(fmt.Sprintf("delivering revision %d to subscriber %s failed (attempt %d, next after %s): %s",
-			o.failed, o.subscriber, p.Failures, p.NextAttempt.Format("15:04:05.000"), o.err.Error())))
+	if len(failed) > 0 {
+		r.Recorder.Eventf(deliveries, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonNotificationFailed, "Notify",
+			"%s", truncate(strings.Join(failed, "; ")))
+	}
 }
 
 func revisions(revs []int64) string {

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -106,6 +107,12 @@ func (r *SubprocessorReconciler) setupRegister(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Kind(namespaced, &corev1.ConfigMap{}, enqueue[*corev1.ConfigMap](key), ours)).
 		WatchesRawSource(source.Kind(namespaced, &corev1.Secret{}, enqueue[*corev1.Secret](key))).
+		// One pass at start: publishes revision 0 on a fresh install and resumes deliveries
+		// after a restart even when nothing changes.
+		WatchesRawSource(source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+			q.Add(reconcile.Request{NamespacedName: key})
+			return nil
+		})).
 		Complete(reconcile.Func(r.reconcileRegister))
 }
 
@@ -145,8 +152,10 @@ func (r *SubprocessorReconciler) reconcileRegister(ctx context.Context, _ reconc
 	if published {
 		r.recordPublication(cm, list.Items, notification)
 	}
-	r.checkSubscribers(cm, state, subscribers)
-	r.deliver(ctx, cm, state, subscribers)
+	// Delivery Events regard the deliveries ConfigMap, whose version changes with each
+	// saved pass, so the events API keeps every pass's note.
+	r.checkSubscribers(deliveries, state, subscribers)
+	r.deliver(ctx, deliveries, state, subscribers)
 	state.Prune()
 	if err := r.saveState(ctx, deliveries, state); err != nil {
 		return ctrl.Result{}, err
