@@ -74,6 +74,10 @@ type managerFlags struct {
 	workerCPURequest     string
 	workerMemoryRequest  string
 	workerMemoryLimit    string
+	// subprocessorRegister and subprocessorSubscribers name the register's ConfigMap and
+	// the subscribers' Secret in the operator's namespace.
+	subprocessorRegister    string
+	subprocessorSubscribers string
 }
 
 // bindJobFlags binds the settings of the worker Jobs (Helm values set these).
@@ -148,6 +152,10 @@ func runManager(ctx context.Context, args []string) int {
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so only one manager replica is active")
 	fs.StringVar(&f.leaderElectNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace)")
 	bindJobFlags(fs, &f)
+	fs.StringVar(&f.subprocessorRegister, "subprocessor-register", controllers.DefaultSubprocessorRegister,
+		"ConfigMap, in --namespace, that publishes the Subprocessor register (register.json, register.md)")
+	fs.StringVar(&f.subprocessorSubscribers, "subprocessor-subscribers", controllers.DefaultSubprocessorSubscribers,
+		"Secret, in --namespace, listing the webhooks notified of register changes (keys NAME.url and NAME.secret)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs) // --zap-encoder=json|console, --zap-log-level, ...
 	if err := fs.Parse(args); err != nil {
@@ -177,6 +185,13 @@ func runManager(ctx context.Context, args []string) int {
 	}
 	if err := controllers.Setup(mgr, f.controllers); err != nil {
 		log.Error(err, "unable to set up the controllers")
+		return 1
+	}
+	if err := (&controllers.SubprocessorReconciler{
+		Namespace: f.controllers.OperatorNamespace, RegisterName: f.subprocessorRegister,
+		SubscribersSecret: f.subprocessorSubscribers, Clock: f.controllers.Clock,
+	}).SetupWithManager(mgr); err != nil {
+		log.Error(err, "unable to set up the Subprocessor controllers")
 		return 1
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

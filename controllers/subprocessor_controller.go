@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -51,8 +52,8 @@ type SubprocessorReconciler struct {
 	HTTPClient *http.Client
 	// Backoff spaces a failing subscriber's retries; defaults to 5s doubling up to 10m.
 	Backoff notify.Backoff
-	// Now is the clock; defaults to time.Now.
-	Now func() time.Time
+	// Clock is the time source; defaults to the real clock.
+	Clock clock.PassiveClock
 
 	// subscribersReader reads the subscribers Secret from a cache of the operator's
 	// namespace only.
@@ -164,7 +165,7 @@ func (r *SubprocessorReconciler) setDefaults(mgr ctrl.Manager) {
 	if r.Backoff.Max < r.Backoff.Base {
 		r.Backoff.Max = max(10*time.Minute, r.Backoff.Base)
 	}
-	if r.Now == nil {
-		r.Now = time.Now
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
 	}
 }

@@ -82,7 +82,7 @@ type outcome struct {
 // deliver POSTs what is due to every subscriber at once, each in revision order, so a
 // slow or failing subscriber delays no other, and records the outcomes in state.
 func (r *SubprocessorReconciler) deliver(ctx context.Context, deliveries *corev1.ConfigMap, state *notify.State, subscribers []notify.Subscriber) {
-	now := r.Now()
+	now := r.Clock.Now()
 	outcomes := make([]outcome, len(subscribers))
 	var wg sync.WaitGroup
 	for i, s := range subscribers {
@@ -115,11 +115,13 @@ func (r *SubprocessorReconciler) recordOutcomes(deliveries *corev1.ConfigMap, st
 	var delivered, failed []string
 	for _, o := range outcomes {
 		if n := len(o.delivered); n > 0 {
+			notifications.WithLabelValues(o.subscriber, "delivered").Add(float64(n))
 			state.Delivered(o.subscriber, o.delivered[n-1])
 			delivered = append(delivered, fmt.Sprintf("%s to subscriber %s", revisions(o.delivered), o.subscriber))
 		}
 		if o.err != nil {
-			state.Failed(o.subscriber, o.err, r.Now(), r.Backoff)
+			notifications.WithLabelValues(o.subscriber, "failed").Inc()
+			state.Failed(o.subscriber, o.err, r.Clock.Now(), r.Backoff)
 			p := state.Subscribers[o.subscriber]
 			failed = append(failed, fmt.Sprintf("delivering revision %d to subscriber %s failed (attempt %d, next after %s): %s",
 				o.failed, o.subscriber, p.Failures, p.NextAttempt.Format("15:04:05.000"), o.err.Error()))

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
 	"github.com/lethe-operator/lethe/internal/notify"
@@ -240,4 +242,44 @@ func TestSubprocessorNotifications(t *testing.T) {
 			g.Expect(audit.notification(rev)).To(Equal(crm.notification(rev)))
 		}
 	})
+
+	t.Run("metrics", func(t *testing.T) {
+		g := newGomega(t)
+		g.Eventually(func(g Gomega) {
+			g.Expect(metricValue(g, "lethe_subprocessor_register_revision", nil)).To(Equal(4.0))
+			g.Expect(metricValue(g, "lethe_subprocessor_register_entries", nil)).To(Equal(1.0))
+			g.Expect(metricValue(g, "lethe_subprocessor_notifications_total", map[string]string{"subscriber": "legal", "result": "failed"})).To(BeNumerically(">=", 2))
+			g.Expect(metricValue(g, "lethe_subprocessor_notifications_total", map[string]string{"subscriber": "audit", "result": "delivered"})).To(Equal(4.0))
+			for _, name := range []string{"crm", "legal", "audit"} {
+				g.Expect(metricValue(g, "lethe_subprocessor_undelivered_revisions", map[string]string{"subscriber": name})).To(Equal(0.0), name)
+			}
+		}).Should(Succeed())
+	})
+}
+
+// metricValue returns the value of the metric with name and labels from the manager's
+// registry; it fails when there is none.
+func metricValue(g Gomega, name string, labels map[string]string) float64 {
+	families, err := metrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			if len(have) != len(labels) || !hasAll(have, labels) {
+				continue
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	g.Expect(fmt.Sprintf("%s%v", name, labels)).To(BeEmpty(), "no such metric")
+	return 0
 }

@@ -141,7 +141,7 @@ func (r *SubprocessorReconciler) reconcileRegister(ctx context.Context, _ reconc
 	}
 	// Track before Publish: a subscriber that appears with a change receives that change.
 	state.Track(subscriberNames(subscribers))
-	notification, published := state.Publish(register.Entries(list.Items), r.registerKey().String(), r.Now())
+	notification, published := state.Publish(register.Entries(list.Items), r.registerKey().String(), r.Clock.Now())
 	if err := r.saveState(ctx, deliveries, state); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -160,7 +160,8 @@ func (r *SubprocessorReconciler) reconcileRegister(ctx context.Context, _ reconc
 	if err := r.saveState(ctx, deliveries, state); err != nil {
 		return ctrl.Result{}, err
 	}
-	if wait, behind := state.NextAttempt(r.Now(), validSubscriberNames(subscribers)); behind {
+	observeRegister(state, len(notCompliant(list.Items)))
+	if wait, behind := state.NextAttempt(r.Clock.Now(), validSubscriberNames(subscribers)); behind {
 		// A zero wait means more is due right now (a pass delivers a bounded number).
 		return ctrl.Result{RequeueAfter: max(wait, time.Millisecond)}, nil
 	}
