@@ -29,6 +29,8 @@ type Engine interface {
 	Placeholder(n int) string
 	// TextExpr returns an SQL expression converting the SQL expression expr to text.
 	TextExpr(expr string) string
+	// Concat returns an SQL expression concatenating text expressions.
+	Concat(exprs ...string) string
 	// Tx runs fn in one transaction bounded by the lock and statement timeouts, commits when
 	// fn returns nil and rolls back otherwise. Errors come back as *Error.
 	Tx(ctx context.Context, fn func(tx *sql.Tx) error) error

@@ -87,6 +87,8 @@ func (m *mysqlEngine) Placeholder(int) string { return "?" }
 
 func (m *mysqlEngine) TextExpr(expr string) string { return "CAST(" + expr + " AS CHAR)" }
 
+func (m *mysqlEngine) Concat(exprs ...string) string { return "CONCAT(" + strings.Join(exprs, ", ") + ")" }
+
 // quoteMySQL quotes an identifier: backticks, with embedded ones doubled.
 func quoteMySQL(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
@@ -183,7 +185,7 @@ func mysqlKind(dataType string) mask.ValueKind {
 		return mask.KindText
 	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
 		return mask.KindInteger
-	case "decimal", "numeric", "float", "double", "real":
+	case "decimal", "numeric":
 		return mask.KindDecimal
 	case "date":
 		return mask.KindDate

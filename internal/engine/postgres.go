@@ -60,6 +60,8 @@ func (p *postgres) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
 func (p *postgres) TextExpr(expr string) string { return "CAST(" + expr + " AS text)" }
 
+func (p *postgres) Concat(exprs ...string) string { return "(" + strings.Join(exprs, " || ") + ")" }
+
 // setTimeouts bounds the transaction: set_config(..., true) is SET LOCAL with bound values.
 func (p *postgres) setTimeouts(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
@@ -177,7 +179,7 @@ func pgKind(typ string) mask.ValueKind {
 		return mask.KindText
 	case "int2", "int4", "int8":
 		return mask.KindInteger
-	case "numeric", "float4", "float8":
+	case "numeric":
 		return mask.KindDecimal
 	case "date":
 		return mask.KindDate

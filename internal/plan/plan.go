@@ -268,6 +268,9 @@ type Result struct {
 	Outcome       string     `json:"outcome"`
 	Rows          int64      `json:"rows"`
 	RetainedUntil *time.Time `json:"retainedUntil,omitempty"`
+	// Capped is set when Options.MaxRows stopped the rule before it had gone through every
+	// row: a later run continues where this one stopped.
+	Capped bool `json:"capped,omitempty"`
 }
 
 // Mismatch is one difference between the DataMap and the live schema.

@@ -3,28 +3,80 @@
 package worker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"time"
+
+	"github.com/lethe-operator/lethe/internal/plan"
 )
 
 // ErrNoPlan is returned when the worker is started without a plan to run.
 var ErrNoPlan = errors.New("no plan: run `lethe worker --plan FILE` with the plan the controller wrote")
 
-// Main runs the worker with its command-line arguments and returns the process exit code.
+// DefaultTerminationLog is where Kubernetes reads a container's termination message.
+const DefaultTerminationLog = "/dev/termination-log"
+
+// Exit codes of the worker.
+const (
+	ExitSucceeded = 0
+	// ExitFailed: the plan ran (or was refused) and the report says why.
+	ExitFailed = 1
+	// ExitUsage: the command line was wrong; no report was written.
+	ExitUsage = 2
+)
+
+// Main runs the worker with its command-line arguments and returns the process exit code:
+// 0 only when the plan fully succeeded. The report goes to stdout in full and to the
+// termination log summarised to fit Kubernetes' 4 KiB limit.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	planPath := fs.String("plan", "", "path to the plan (JSON) to run")
+	terminationLog := fs.String("termination-log", DefaultTerminationLog, "where to write the report for the pod's termination message")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return ExitUsage
 	}
 	if *planPath == "" {
 		fmt.Fprintln(stderr, ErrNoPlan)
-		return 2
+		return ExitUsage
 	}
-	fmt.Fprintf(stderr, "lethe worker: running plans is not available yet (plan %s)\n", *planPath)
-	return 1
+	report := runFile(ctx, *planPath, stderr)
+	full, _ := json.Marshal(report)
+	fmt.Fprintf(stdout, "%s\n", full)
+	if err := os.WriteFile(*terminationLog, Summarise(report, MaxTerminationMessage), 0o644); err != nil {
+		fmt.Fprintf(stderr, "lethe worker: cannot write the termination log %s: %v\n", *terminationLog, err)
+	}
+	if !report.Succeeded {
+		return ExitFailed
+	}
+	return ExitSucceeded
+}
+
+// runFile loads the plan at path and runs it; a plan that cannot be read is a failed
+// report, so the controller learns why from the termination message.
+func runFile(ctx context.Context, path string, stderr io.Writer) plan.Report {
+	p, err := loadPlan(path)
+	if err != nil {
+		return plan.Report{StartedAt: time.Now().UTC(), Errors: []plan.Error{{Code: plan.ErrInvalidPlan, Message: err.Error()}}}
+	}
+	return Run(ctx, p, stderr)
+}
+
+func loadPlan(path string) (plan.Plan, error) {
+	var p plan.Plan
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return p, fmt.Errorf("cannot read the plan %s: is the ConfigMap mounted?", path)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("the plan %s is not valid JSON for a plan: %v", path, err)
+	}
+	return p, nil
 }

@@ -1,0 +1,204 @@
+package worker
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/lethe-operator/lethe/internal/engine"
+	"github.com/lethe-operator/lethe/internal/mask"
+	"github.com/lethe-operator/lethe/internal/plan"
+)
+
+// tally is what one rule or one subject did to one table.
+type tally struct {
+	anonymized, deleted, retained int64
+	retainedUntil                 time.Time
+	capped                        bool
+}
+
+// applyRule runs one retention rule (or counts what it would do, for a preview).
+func (r *runner) applyRule(ctx context.Context, rl *rule, preview bool) ([]plan.Result, error) {
+	t := rl.table
+	shard, active, err := r.shardRange(ctx, t)
+	if err != nil || !active {
+		return nil, err
+	}
+	b := &batcher{eng: r.eng, t: t, size: r.batchSize, shard: shard, maxRows: r.plan.Options.MaxRows}
+	var sum tally
+	sum.capped, err = b.run(ctx, func(ctx context.Context, tx *sql.Tx, inRange predicate) (int64, error) {
+		return r.ruleBatch(ctx, tx, rl, and(inRange, rl.match), preview, &sum)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sum.results(plan.Result{Table: t.name(), Rule: rl.spec.Name}, t, rl.action, preview), nil
+}
+
+// ruleBatch applies a rule to the rows of one batch that match it.
+func (r *runner) ruleBatch(ctx context.Context, tx *sql.Tx, rl *rule, matching predicate, preview bool, sum *tally) (int64, error) {
+	t := rl.table
+	var notHeld predicate
+	if t.hold != nil {
+		isHeld := held(t.hold, t.hold.retainFor.SubtractFrom(r.now))
+		n, latest, err := countHeld(ctx, tx, r.eng, t, and(matching, isHeld))
+		if err != nil {
+			return 0, err
+		}
+		sum.addRetained(n, latest)
+		notHeld = not(isHeld)
+	}
+	action := act{eng: r.eng, t: t, preview: preview}
+	if rl.action == plan.ActionDelete {
+		return action.delete(ctx, tx, and(matching, notHeld), sum)
+	}
+	return action.anonymize(ctx, tx, rl.columns, and(matching, notHeld), sum)
+}
+
+func (s *tally) addRetained(n int64, latest time.Time) {
+	s.retained += n
+	if n > 0 && latest.After(s.retainedUntil) {
+		s.retainedUntil = latest
+	}
+}
+
+// results turns a tally into report results, each starting from base (table, rule or
+// subject). retainedUntil becomes the latest hold date plus the hold's duration.
+func (s tally) results(base plan.Result, t *table, action string, preview bool) []plan.Result {
+	anonymized, deleted := plan.OutcomeAnonymized, plan.OutcomeDeleted
+	if preview {
+		anonymized, deleted = plan.OutcomeWouldAnonymize, plan.OutcomeWouldDelete
+	}
+	var out []plan.Result
+	add := func(outcome string, rows int64) {
+		r := base
+		r.Outcome, r.Rows, r.Capped = outcome, rows, s.capped
+		out = append(out, r)
+	}
+	if action == plan.ActionDelete {
+		add(deleted, s.deleted)
+		if s.anonymized > 0 {
+			add(anonymized, s.anonymized)
+		}
+	} else {
+		add(anonymized, s.anonymized)
+	}
+	if s.retained > 0 && t.hold != nil {
+		r := base
+		until := t.hold.retainFor.AddTo(s.retainedUntil).UTC()
+		r.Outcome, r.Rows, r.RetainedUntil = plan.OutcomeRetained, s.retained, &until
+		out = append(out, r)
+	}
+	return out
+}
+
+// act deletes or anonymizes rows of one table within a batch, or counts them for a preview.
+type act struct {
+	eng     engine.Engine
+	t       *table
+	preview bool
+}
+
+// delete deletes the rows where holds, except rows another table still points at: those
+// are anonymized instead, so that a delete never breaks a reference or cascades into rows
+// Lethe must keep.
+func (a act) delete(ctx context.Context, tx *sql.Tx, where predicate, sum *tally) (int64, error) {
+	ref := referenced(a.t)
+	eng := a.eng
+	var n int64
+	var err error
+	if a.preview {
+		n, err = countRows(ctx, tx, eng, a.t, and(where, notOrTrue(ref)))
+	} else {
+		n, err = deleteRows(ctx, tx, eng, a.t, and(where, notOrTrue(ref)))
+	}
+	if err != nil {
+		return 0, err
+	}
+	sum.deleted += n
+	if ref == nil {
+		return n, nil
+	}
+	kept, err := a.anonymize(ctx, tx, a.t.masked(), and(where, ref), sum)
+	return n + kept, err
+}
+
+// anonymize masks cols in the rows where holds.
+func (a act) anonymize(ctx context.Context, tx *sql.Tx, cols []*maskedColumn, where predicate, sum *tally) (int64, error) {
+	var n int64
+	var err error
+	if a.preview {
+		n, err = countChanged(ctx, tx, a.eng, a.t, cols, where)
+	} else {
+		n, err = anonymizeRows(ctx, tx, a.eng, a.t, cols, where)
+	}
+	sum.anonymized += n
+	return n, err
+}
+
+func notOrTrue(p predicate) predicate {
+	if p == nil {
+		return nil
+	}
+	return not(p)
+}
+
+// shardRange returns the primary-key range of this run's shard in t. Tables with a single
+// integer key are split evenly between min and max; any other table is walked whole by
+// shard 0 alone (active is false for the other shards).
+func (r *runner) shardRange(ctx context.Context, t *table) (p predicate, active bool, err error) {
+	sh := r.plan.Options.Shard
+	if sh == nil || sh.Count <= 1 {
+		return nil, true, nil
+	}
+	if len(t.pk) != 1 || t.pk[0].Kind != mask.KindInteger {
+		return nil, r.shardIndex == 0, nil
+	}
+	pk := t.pk[0]
+	var lo, hi sql.NullInt64
+	err = r.eng.Tx(ctx, func(tx *sql.Tx) error {
+		q := newQuery(r.eng).sql("SELECT MIN(", ref("t", pk), "), MAX(", ref("t", pk), ") FROM ", t.cat.Quoted, " t")
+		return tx.QueryRowContext(ctx, q.String()).Scan(&lo, &hi)
+	})
+	if err != nil || !lo.Valid {
+		return nil, r.shardIndex == 0, err
+	}
+	start, end := shardBounds(lo.Int64, hi.Int64, int64(sh.Count), int64(r.shardIndex))
+	return func(q *query, alias string) {
+		var parts []predicate
+		// The first shard has no lower bound and the last no upper one, so rows inserted
+		// outside min..max meanwhile still belong to a shard.
+		if r.shardIndex > 0 {
+			parts = append(parts, func(q *query, alias string) { q.sql(ref(alias, pk), " >= ", q.bind(start)) })
+		}
+		if r.shardIndex < sh.Count-1 {
+			parts = append(parts, func(q *query, alias string) { q.sql(ref(alias, pk), " < ", q.bind(end)) })
+		}
+		and(parts...)(q, alias)
+	}, true, nil
+}
+
+// shardBounds splits min..max into count ranges and returns range index's [start, end).
+// Big integers, because max-min can overflow int64.
+func shardBounds(lo, hi, count, index int64) (start, end int64) {
+	span := new(big.Int).Sub(big.NewInt(hi), big.NewInt(lo))
+	span.Add(span, big.NewInt(1))
+	span.Add(span, big.NewInt(count-1))
+	span.Quo(span, big.NewInt(count))
+	at := func(i int64) int64 {
+		v := new(big.Int).Mul(span, big.NewInt(i))
+		v.Add(v, big.NewInt(lo))
+		if !v.IsInt64() {
+			return hi
+		}
+		return v.Int64()
+	}
+	return at(index), at(index + 1)
+}
+
+// describe names a rule in messages.
+func (rl *rule) describe() string {
+	return fmt.Sprintf("rule %q on table %q", rl.spec.Name, rl.table.name())
+}
