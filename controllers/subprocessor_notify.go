@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,9 +15,12 @@ import (
 	"github.com/lethe-operator/lethe/internal/notify"
 )
 
-// maxDeliveriesPerPass bounds one subscriber's POSTs per reconcile, so a long backlog
-// is saved as it goes rather than all at the end.
-const maxDeliveriesPerPass = 20
+// A pass bounds each subscriber's POSTs, in number and in time, so a long backlog or a
+// slow subscriber is saved as it goes and does not hold back the next revision long.
+const (
+	maxDeliveriesPerPass = 20
+	deliveryPassTime     = 15 * time.Second
+)
 
 // subscribers reads the subscribers Secret; no Secret means no subscribers.
 func (r *SubprocessorReconciler) subscribers(ctx context.Context) ([]notify.Subscriber, error) {
@@ -98,7 +102,11 @@ func (r *SubprocessorReconciler) deliver(ctx context.Context, deliveries *corev1
 
 func (r *SubprocessorReconciler) deliverTo(ctx context.Context, s notify.Subscriber, due []notify.Notification) outcome {
 	o := outcome{subscriber: s.Name}
+	deadline := r.Clock.Now().Add(deliveryPassTime)
 	for _, n := range due[:min(len(due), maxDeliveriesPerPass)] {
+		if len(o.delivered) > 0 && r.Clock.Now().After(deadline) {
+			break // the rest is due at once in the next pass
+		}
 		if err := notify.Post(ctx, r.HTTPClient, s, n); err != nil {
 			o.failed, o.err = n.Revision, err
 			return o

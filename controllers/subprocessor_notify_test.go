@@ -283,3 +283,37 @@ func metricValue(g Gomega, name string, labels map[string]string) float64 {
 	g.Expect(fmt.Sprintf("%s%v", name, labels)).To(BeEmpty(), "no such metric")
 	return 0
 }
+
+// TestSubprocessorNotificationsBacklog lets a subscriber miss more revisions than one
+// pass delivers, and checks it gets all of them, once each and in order, after it recovers.
+func TestSubprocessorNotificationsBacklog(t *testing.T) {
+	env := startSubprocessorEnv(t)
+	ctx := context.Background()
+	g := newGomega(t)
+	hook := &webhook{name: "archive", key: []byte("archive-key"), failing: true}
+	server := httptest.NewServer(hook)
+	t.Cleanup(server.Close)
+	g.Expect(env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: subprocessorNamespace, Name: DefaultSubprocessorSubscribers},
+		StringData: map[string]string{"archive.url": server.URL, "archive.secret": string(hook.key)},
+	})).To(Succeed())
+	startSubprocessorManager(t, env)
+
+	sp := newSubprocessor("mailer", "DE", "")
+	g.Expect(env.Client.Create(ctx, sp)).To(Succeed())
+	waitForRevision(t, env, 1)
+	backlog := int64(maxDeliveriesPerPass + 5)
+	for rev := int64(2); rev <= backlog; rev++ {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(sp), sp)).To(Succeed())
+		sp.Spec.Purpose = fmt.Sprintf("purpose %d", rev)
+		g.Expect(env.Client.Update(ctx, sp)).To(Succeed())
+		waitForRevision(t, env, rev)
+	}
+	hook.setFailing(false)
+	want := []int64{}
+	for rev := int64(1); rev <= backlog; rev++ {
+		want = append(want, rev)
+	}
+	g.Eventually(hook.revisions).Should(Equal(want))
+	g.Expect(hook.notification(backlog).Changes.Changed[0].Fields[0].To).To(Equal(fmt.Sprintf("purpose %d", backlog)))
+}
