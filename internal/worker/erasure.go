@@ -149,13 +149,7 @@ func (r *runner) lookupSubject(ctx context.Context, t *table, col *engine.Column
 // legal hold alone.
 func (r *runner) eraseTable(ctx context.Context, sub plan.Subject, row subjectRow, t *table, preview bool) ([]plan.Result, error) {
 	linked := linkedTo(t, row.t, keyEquals(row.t.pk, row.key))
-	action := sub.Action
-	if action == "" {
-		action = t.spec.OnErasure
-	}
-	if action == "" {
-		action = plan.ActionAnonymize
-	}
+	action := erasureAction(sub, t)
 	b := &batcher{eng: r.eng, t: t, size: r.batchSize, scope: linked}
 	var sum tally
 	_, err := b.run(ctx, func(ctx context.Context, tx *sql.Tx, inRange predicate) (int64, error) {
@@ -171,6 +165,9 @@ func (r *runner) eraseTable(ctx context.Context, sub plan.Subject, row subjectRo
 			notHeld = not(isHeld)
 		}
 		a := act{eng: r.eng, t: t, preview: preview}
+		if preview {
+			a.survives = r.erasureSurvivors(sub, row)
+		}
 		if action == plan.ActionDelete {
 			return a.delete(ctx, tx, and(where, notHeld), &sum)
 		}
@@ -184,6 +181,42 @@ func (r *runner) eraseTable(ctx context.Context, sub plan.Subject, row subjectRo
 		r.logf("subject %s: table %s: %s %d", sub.ID, t.name(), res.Outcome, res.Rows)
 	}
 	return results, nil
+}
+
+// erasureAction is what an erasure does to a table: the subject's action, else the
+// table's onErasure, else anonymize.
+func erasureAction(sub plan.Subject, t *table) string {
+	switch {
+	case sub.Action != "":
+		return sub.Action
+	case t.spec.OnErasure != "":
+		return t.spec.OnErasure
+	}
+	return plan.ActionAnonymize
+}
+
+// erasureSurvivors tells a preview which rows of a table below the subject's row the
+// erasure would keep: all of them in a table it anonymizes; in a table it deletes from,
+// the rows under a legal hold and the rows still referenced by kept rows.
+func (r *runner) erasureSurvivors(sub plan.Subject, row subjectRow) survivors {
+	var survives survivors
+	survives = func(c *table) predicate {
+		if !c.linksTo(row.t) || erasureAction(sub, c) != plan.ActionDelete {
+			return nil
+		}
+		var kept []predicate
+		if c.hold != nil {
+			kept = append(kept, held(c.hold, c.hold.retainFor.SubtractFrom(r.now)))
+		}
+		if ref := referenced(c, survives); ref != nil {
+			kept = append(kept, ref)
+		}
+		if len(kept) == 0 {
+			return never
+		}
+		return or(kept...)
+	}
+	return survives
 }
 
 // remaining counts the identifying values left after an erasure: masked columns of the

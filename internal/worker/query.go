@@ -71,6 +71,17 @@ func and(preds ...predicate) predicate {
 	}
 }
 
+// or writes the disjunction of the predicates (none may be nil).
+func or(preds ...predicate) predicate {
+	return func(q *query, alias string) {
+		for i, p := range preds {
+			q.sql(sep(i, " OR "), "(")
+			p(q, alias)
+			q.sql(")")
+		}
+	}
+}
+
 // not writes the negation of p.
 func not(p predicate) predicate {
 	return func(q *query, alias string) {
@@ -147,31 +158,38 @@ func held(h *hold, cutoff any) predicate {
 	}
 }
 
+// survivors says which rows of a DataMap table will still exist once a delete has run
+// through it: a predicate on its rows, or nil when all of them will.
+type survivors func(c *table) predicate
+
 // referenced is a predicate: some row of another table still points at this row, through
 // a foreign key in the database or a SubjectVia link in the DataMap. Such a row is kept
 // (and anonymized) instead of deleted, so a delete never breaks or cascades into them.
-func referenced(t *table) predicate {
+// With survives, only references from surviving rows count (a preview, where the rows
+// an erasure deletes first are still there).
+func referenced(t *table, survives survivors) predicate {
 	type link struct {
 		child     *engine.Table
 		cols, ref []*engine.Column
+		via       *table // the DataMap table whose SubjectVia this link is, if any
 	}
 	var links []link
 	seen := map[string]bool{}
-	add := func(child *engine.Table, cols, refs []*engine.Column) {
+	add := func(child *engine.Table, cols, refs []*engine.Column, via *table) {
 		key := child.Quoted
 		for _, c := range cols {
 			key += "\x00" + c.Quoted
 		}
 		if !seen[key] {
 			seen[key] = true
-			links = append(links, link{child, cols, refs})
+			links = append(links, link{child, cols, refs, via})
 		}
 	}
-	for _, fk := range t.cat.ReferencedBy {
-		add(fk.Table, fk.Columns, fk.RefColumns)
-	}
 	for _, c := range t.children {
-		add(c.cat, c.via, c.refs)
+		add(c.cat, c.via, c.refs, c)
+	}
+	for _, fk := range t.cat.ReferencedBy {
+		add(fk.Table, fk.Columns, fk.RefColumns, nil)
 	}
 	if len(links) == 0 {
 		return nil
@@ -184,10 +202,20 @@ func referenced(t *table) predicate {
 			child := q.alias()
 			q.sql("EXISTS (SELECT 1 FROM ", l.child.Quoted, " ", child, " WHERE ")
 			columnsEqual(q, child, l.cols, alias, l.ref)
+			if l.via != nil && survives != nil {
+				if p := survives(l.via); p != nil {
+					q.sql(" AND (")
+					p(q, child)
+					q.sql(")")
+				}
+			}
 			q.sql(")")
 		}
 	}
 }
+
+// never is a predicate that holds for no row.
+func never(q *query, _ string) { q.sql("1 = 0") }
 
 // rowKey returns the SQL expression of the row's primary key as text: the key itself for
 // one column; for several, each part prefixed with its length, so that no two keys give

@@ -99,13 +99,15 @@ type act struct {
 	eng     engine.Engine
 	t       *table
 	preview bool
+	// survives tells, in a preview, which referencing rows the run would have kept.
+	survives survivors
 }
 
 // delete deletes the rows where holds, except rows another table still points at: those
 // are anonymized instead, so that a delete never breaks a reference or cascades into rows
 // Lethe must keep.
 func (a act) delete(ctx context.Context, tx *sql.Tx, where predicate, sum *tally) (int64, error) {
-	ref := referenced(a.t)
+	ref := referenced(a.t, a.survives)
 	eng := a.eng
 	var n int64
 	var err error
