@@ -71,8 +71,6 @@ func buildLethe(dir string) (string, error) {
 const workerOnlyMain = `package main
 
 import (
-	"io"
-	"log"
 	"context"
 	"os"
 	"os/signal"
