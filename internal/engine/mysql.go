@@ -87,7 +87,9 @@ func (m *mysqlEngine) Placeholder(int) string { return "?" }
 
 func (m *mysqlEngine) TextExpr(expr string) string { return "CAST(" + expr + " AS CHAR)" }
 
-func (m *mysqlEngine) Concat(exprs ...string) string { return "CONCAT(" + strings.Join(exprs, ", ") + ")" }
+func (m *mysqlEngine) Concat(exprs ...string) string {
+	return "CONCAT(" + strings.Join(exprs, ", ") + ")"
+}
 
 // quoteMySQL quotes an identifier: backticks, with embedded ones doubled.
 func quoteMySQL(name string) string {
