@@ -21,6 +21,8 @@ type Options struct {
 	OperatorNamespace string
 	// Clock is the controllers' time source (tests inject one).
 	Clock clock.PassiveClock
+	// Erasure tunes ErasureRequests: coalescing window, retry backoff, fingerprint key.
+	Erasure ErasureOptions
 }
 
 // Setup registers every Lethe controller with the manager.
@@ -37,6 +39,9 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if err := (&DataMapReconciler{
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("lethe-datamap"),
 	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := setupErasure(mgr, o); err != nil {
 		return err
 	}
 	if o.LocalJobRunner {
