@@ -23,12 +23,13 @@ generate: ## Generate deepcopy code for the API types.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths="./api/..."
 
 .PHONY: manifests
-manifests: ## Generate CRDs (config/crd/bases and charts/lethe/crds) and RBAC (config/rbac).
+manifests: ## Generate CRDs (config/crd/bases, charts/lethe/crds) and RBAC (config/rbac, charts/lethe/files).
 	$(CONTROLLER_GEN) rbac:roleName=lethe-manager crd paths="./api/...;./controllers/...;./internal/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	mkdir -p charts/lethe/crds
 	rm -f charts/lethe/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/lethe/crds/
+	cp config/rbac/role.yaml charts/lethe/files/role.yaml
 
 .PHONY: fmt
 fmt: ## Format the Go code.
