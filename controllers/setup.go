@@ -41,6 +41,12 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if err := (&RetentionPolicyReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("lethe-retentionpolicy"), Jobs: o.Jobs, Clock: o.Clock,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if err := setupErasure(mgr, o); err != nil {
 		return err
 	}

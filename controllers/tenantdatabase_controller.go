@@ -220,6 +220,7 @@ func (r *TenantDatabaseReconciler) recordVerification(db *privacyv1alpha1.Tenant
 		conds.set(privacyv1alpha1.ConditionSchemaVerified, metav1.ConditionFalse, privacyv1alpha1.ReasonSchemaMismatch, msg)
 		conds.stalled(privacyv1alpha1.ReasonSchemaMismatch, msg)
 		r.event(db, corev1.EventTypeWarning, privacyv1alpha1.ReasonSchemaMismatch, msg)
+		schemaVerified.WithLabelValues(db.Namespace, db.Name).Set(0)
 	case len(report.Errors) > 0 || !report.Succeeded:
 		reason, msg := reportFailure(report)
 		conds.set(privacyv1alpha1.ConditionSchemaVerified, metav1.ConditionUnknown, reason, msg)
@@ -234,6 +235,7 @@ func (r *TenantDatabaseReconciler) recordVerification(db *privacyv1alpha1.Tenant
 		wasVerified := isTrue(db.Status.Conditions, privacyv1alpha1.ConditionSchemaVerified)
 		conds.set(privacyv1alpha1.ConditionSchemaVerified, metav1.ConditionTrue, privacyv1alpha1.ReasonSchemaMatches, msg)
 		conds.ready(privacyv1alpha1.ReasonSchemaMatches, msg)
+		schemaVerified.WithLabelValues(db.Namespace, db.Name).Set(1)
 		if !wasVerified {
 			r.event(db, corev1.EventTypeNormal, privacyv1alpha1.ReasonSchemaMatches, msg)
 		}

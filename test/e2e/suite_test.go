@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/lethe-operator/lethe/controllers"
 	"github.com/lethe-operator/lethe/internal/testdb"
@@ -45,7 +45,13 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	// The manager's logs go to stderr with LETHE_E2E_VERBOSE set; otherwise they are dropped
+	// (shutdown between tests logs cancelled requests that say nothing about Lethe).
+	logs := io.Discard
+	if os.Getenv("LETHE_E2E_VERBOSE") != "" {
+		logs = os.Stderr
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logs)))
 	var err error
 	if repoRoot, err = testenv.RepoRoot(); err != nil {
 		return fail(err)
@@ -86,13 +92,6 @@ func lethebinary() (string, error) {
 		return "", fmt.Errorf("building lethe: %v\n%s", err, b)
 	}
 	return out, nil
-}
-
-func zapLevel() zapcore.Level {
-	if os.Getenv("LETHE_E2E_VERBOSE") != "" {
-		return -1
-	}
-	return 2 // errors only
 }
 
 // startManager runs the controllers with the local job runner until the test ends or

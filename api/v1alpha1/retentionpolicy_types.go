@@ -1,0 +1,271 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ActivityColumn names a timestamp column as "table.column".
+// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]{0,62}\.[A-Za-z_][A-Za-z0-9_]{0,62}$`
+// +kubebuilder:validation:MaxLength=127
+type ActivityColumn string
+
+// Condition is a structured filter on one column. Values are bound as parameters by the
+// worker; there is no way to write SQL here.
+// +kubebuilder:validation:XValidation:rule="self.op in ['isNull', 'notNull'] ? (!has(self.value) && !has(self.values)) : true",message="isNull and notNull take no value"
+// +kubebuilder:validation:XValidation:rule="self.op == 'in' ? (has(self.values) && size(self.values) > 0 && !has(self.value)) : true",message="op in needs values (a list) and no value"
+// +kubebuilder:validation:XValidation:rule="self.op in ['eq', 'ne', 'lt', 'gt'] ? (has(self.value) && !has(self.values)) : true",message="ops eq, ne, lt and gt need one value"
+type Condition struct {
+	// Column to compare.
+	Column Identifier `json:"column"`
+	// Op is eq, ne, in, isNull, notNull, lt or gt.
+	// +kubebuilder:validation:Enum=eq;ne;in;isNull;notNull;lt;gt
+	Op string `json:"op"`
+	// Value for eq, ne, lt and gt.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Value *string `json:"value,omitempty"`
+	// Values for in.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	// +optional
+	Values []string `json:"values,omitempty"`
+}
+
+// RetentionRule says: rows of Table matching Where and (older than OlderThan by Column, or
+// whose data subject has been inactive for InactiveFor) get Action.
+// +kubebuilder:validation:XValidation:rule="!(has(self.olderThan) && has(self.inactiveFor))",message="a rule uses olderThan or inactiveFor, not both"
+// +kubebuilder:validation:XValidation:rule="has(self.olderThan) == has(self.column)",message="olderThan needs column (the date the age is measured from), and column is only used with olderThan"
+// +kubebuilder:validation:XValidation:rule="has(self.inactiveFor) == has(self.activity)",message="inactiveFor needs activity (the table.column timestamps that show activity), and activity is only used with inactiveFor"
+// +kubebuilder:validation:XValidation:rule="has(self.olderThan) || has(self.inactiveFor) || has(self.where)",message="a rule needs olderThan, inactiveFor or where: a rule matching every row is refused"
+// +kubebuilder:validation:XValidation:rule="!has(self.columns) || self.action == 'anonymize'",message="columns are the columns to anonymize: only with action anonymize"
+type RetentionRule struct {
+	// Name of the rule, unique in the policy; it labels metrics and status.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// Table the rule applies to; it must be in the database's DataMap.
+	Table Identifier `json:"table"`
+	// Action is anonymize (mask the columns) or delete (the rows).
+	Action Action `json:"action"`
+	// Columns to anonymize (default: every masked column of the table in the DataMap).
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Columns []Identifier `json:"columns,omitempty"`
+	// OlderThan matches rows whose Column is older than this (ISO 8601, e.g. P3M).
+	// +optional
+	OlderThan ISODuration `json:"olderThan,omitempty"`
+	// Column is the date column OlderThan is measured on.
+	// +optional
+	Column Identifier `json:"column,omitempty"`
+	// InactiveFor matches rows whose data subject shows no activity for this long.
+	// +optional
+	InactiveFor ISODuration `json:"inactiveFor,omitempty"`
+	// Activity lists the timestamps, as table.column, that show a subject's activity: in the
+	// rule's table or in tables linked to the same subject.
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Activity []ActivityColumn `json:"activity,omitempty"`
+	// Where narrows the rule with structured conditions, all of which must hold.
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Where []Condition `json:"where,omitempty"`
+}
+
+// ConcurrencyPolicy says what happens when a run is due while the last one still runs.
+// +kubebuilder:validation:Enum=Forbid;Allow
+type ConcurrencyPolicy string
+
+// Concurrency policies.
+const (
+	ConcurrencyForbid ConcurrencyPolicy = "Forbid"
+	ConcurrencyAllow  ConcurrencyPolicy = "Allow"
+)
+
+// RetentionPolicySpec is a storage-limitation schedule for the TenantDatabases it selects.
+type RetentionPolicySpec struct {
+	// DatabaseSelector picks TenantDatabases in the policy's namespace (empty: all).
+	DatabaseSelector metav1.LabelSelector `json:"databaseSelector"`
+	// Schedule in cron format (minute hour day-of-month month day-of-week).
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=100
+	// +kubebuilder:validation:Pattern=`^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$`
+	Schedule string `json:"schedule"`
+	// TimeZone of the schedule (IANA name, default UTC).
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+/-]*$`
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
+	// Rules to apply at each run.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Rules []RetentionRule `json:"rules"`
+	// DryRun counts the rows each rule would touch without changing any.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// Suspend stops future runs; a run under way finishes.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+	// BatchSize is the rows per batch and transaction in the database.
+	// +kubebuilder:default=5000
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	BatchSize int32 `json:"batchSize,omitempty"`
+	// MaxRowsPerRun caps the rows each rule changes in one run (0: no cap).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxRowsPerRun int64 `json:"maxRowsPerRun,omitempty"`
+	// Parallelism splits each database's run into this many primary-key ranges, run as
+	// an Indexed Job, for very large tables.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=32
+	// +optional
+	Parallelism int32 `json:"parallelism,omitempty"`
+	// ConcurrencyPolicy: Forbid (default) skips a database whose last run still runs.
+	// +kubebuilder:default=Forbid
+	// +optional
+	ConcurrencyPolicy ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
+	// SuccessfulRunsHistoryLimit is how many finished successful runs are listed and
+	// whose Jobs are kept.
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=50
+	// +optional
+	SuccessfulRunsHistoryLimit *int32 `json:"successfulRunsHistoryLimit,omitempty"`
+	// FailedRunsHistoryLimit is how many failed runs are listed and whose Jobs are kept.
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=50
+	// +optional
+	FailedRunsHistoryLimit *int32 `json:"failedRunsHistoryLimit,omitempty"`
+}
+
+// RuleResult is what one rule did (or would do, in a dry run) in one database.
+type RuleResult struct {
+	// Rule name.
+	Rule string `json:"rule"`
+	// Table the rule applies to.
+	Table string `json:"table"`
+	// Outcome: anonymized, deleted, wouldAnonymize, wouldDelete or retained.
+	Outcome string `json:"outcome"`
+	// Rows touched (or that would be).
+	Rows int64 `json:"rows"`
+	// RetainedUntil is, for retained rows, when the last of them leaves its legal hold.
+	// +optional
+	RetainedUntil *metav1.Time `json:"retainedUntil,omitempty"`
+}
+
+// Run results.
+const (
+	RunRunning   = "Running"
+	RunSucceeded = "Succeeded"
+	RunFailed    = "Failed"
+	RunSkipped   = "Skipped"
+)
+
+// DatabaseRun is one run of the policy on one database.
+type DatabaseRun struct {
+	// Database is the TenantDatabase's name.
+	Database string `json:"database"`
+	// Job running it.
+	// +optional
+	Job string `json:"job,omitempty"`
+	// Result: Running, Succeeded, Failed or Skipped.
+	Result string `json:"result"`
+	// Message explains a failure or a skip.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// CompletionTime of the Job.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Rules are the rows per rule and outcome.
+	// +optional
+	Rules []RuleResult `json:"rules,omitempty"`
+}
+
+// Run is one scheduled (or requested) run across the selected databases.
+type Run struct {
+	// ScheduledTime is the cron tick (or the time a run-now request was seen).
+	ScheduledTime metav1.Time `json:"scheduledTime"`
+	// Trigger is schedule, or the run-now annotation's value.
+	Trigger string `json:"trigger"`
+	// DryRun is true when the run only counted rows.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// Result: Running, Succeeded (every database), or Failed (any database).
+	Result string `json:"result"`
+	// Rows changed (or that would be) across databases and rules.
+	Rows int64 `json:"rows"`
+	// Databases lists each database's run.
+	// +optional
+	Databases []DatabaseRun `json:"databases,omitempty"`
+}
+
+// RetentionPolicyStatus is what the policy did and will do.
+type RetentionPolicyStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: Ready, Reconciling, Stalled, Suspended.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// NextRunTime is the next cron tick.
+	// +optional
+	NextRunTime *metav1.Time `json:"nextRunTime,omitempty"`
+	// LastScheduledTime is the last tick a run was started for.
+	// +optional
+	LastScheduledTime *metav1.Time `json:"lastScheduledTime,omitempty"`
+	// LastRunTime is when the last run finished.
+	// +optional
+	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
+	// RowsLastRun is the rows the last finished run changed (or would have, dry).
+	// +optional
+	RowsLastRun int64 `json:"rowsLastRun"`
+	// LastRunNow is the privacy.lethe.dev/run-now value last acted on.
+	// +optional
+	LastRunNow string `json:"lastRunNow,omitempty"`
+	// Current is the run under way, if any.
+	// +optional
+	Current *Run `json:"current,omitempty"`
+	// History lists finished runs, newest first, bounded by the history limits.
+	// +kubebuilder:validation:MaxItems=100
+	// +optional
+	History []Run `json:"history,omitempty"`
+}
+
+// RetentionPolicy anonymizes or deletes personal data that has outlived its purpose, on a
+// schedule, in every TenantDatabase it selects.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rp,categories=lethe
+// +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
+// +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`
+// +kubebuilder:printcolumn:name="Dry run",type=boolean,JSONPath=`.spec.dryRun`,priority=1
+// +kubebuilder:printcolumn:name="Last run",type=date,JSONPath=`.status.lastRunTime`
+// +kubebuilder:printcolumn:name="Rows last run",type=integer,JSONPath=`.status.rowsLastRun`
+// +kubebuilder:printcolumn:name="Next run",type=date,JSONPath=`.status.nextRunTime`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type RetentionPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   RetentionPolicySpec   `json:"spec,omitempty"`
+	Status RetentionPolicyStatus `json:"status,omitempty"`
+}
+
+// RetentionPolicyList is a list of RetentionPolicies.
+// +kubebuilder:object:root=true
+type RetentionPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []RetentionPolicy `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&RetentionPolicy{}, &RetentionPolicyList{})
+}
