@@ -30,6 +30,9 @@ manifests: ## Generate CRDs (config/crd/bases, charts/lethe/crds) and RBAC (conf
 	rm -f charts/lethe/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/lethe/crds/
 	cp config/rbac/role.yaml charts/lethe/files/role.yaml
+	{ echo "# Written by \`make manifests\`: every CRD controller-gen writes into bases/."; \
+	  echo "apiVersion: kustomize.config.k8s.io/v1beta1"; echo "kind: Kustomization"; echo "resources:"; \
+	  for f in config/crd/bases/*.yaml; do echo "  - bases/$${f##*/}"; done; } > config/crd/kustomization.yaml
 
 .PHONY: fmt
 fmt: ## Format the Go code.

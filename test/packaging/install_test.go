@@ -40,7 +40,8 @@ func TestChartAndConfigCRDsAreIdentical(t *testing.T) {
 	}
 }
 
-// kustomize cannot glob: config/crd/kustomization.yaml names each generated CRD.
+// kustomize cannot glob: config/crd/kustomization.yaml, written by `make manifests`,
+// names each generated CRD.
 func TestConfigCRDKustomizationListsEveryCRD(t *testing.T) {
 	g := NewWithT(t)
 	b, err := os.ReadFile(filepath.Join(root, "config", "crd", "kustomization.yaml"))
@@ -55,7 +56,7 @@ func TestConfigCRDKustomizationListsEveryCRD(t *testing.T) {
 	for _, f := range files {
 		want = append(want, "bases/"+filepath.Base(f))
 	}
-	g.Expect(k.Resources).To(ConsistOf(want), "config/crd/kustomization.yaml must list every file of config/crd/bases")
+	g.Expect(k.Resources).To(ConsistOf(want), "config/crd/kustomization.yaml must list every file of config/crd/bases: run `make manifests`")
 }
 
 func TestManagerDeploymentIsRestricted(t *testing.T) {
