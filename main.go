@@ -74,10 +74,6 @@ type managerFlags struct {
 	workerCPURequest     string
 	workerMemoryRequest  string
 	workerMemoryLimit    string
-	// subprocessorRegister and subprocessorSubscribers name the register's ConfigMap and
-	// the subscribers' Secret in the operator's namespace.
-	subprocessorRegister    string
-	subprocessorSubscribers string
 }
 
 // bindJobFlags binds the settings of the worker Jobs (Helm values set these).
@@ -152,9 +148,9 @@ func runManager(ctx context.Context, args []string) int {
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so only one manager replica is active")
 	fs.StringVar(&f.leaderElectNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace)")
 	bindJobFlags(fs, &f)
-	fs.StringVar(&f.subprocessorRegister, "subprocessor-register", controllers.DefaultSubprocessorRegister,
+	fs.StringVar(&f.controllers.SubprocessorRegister, "subprocessor-register", controllers.DefaultSubprocessorRegister,
 		"ConfigMap, in --namespace, that publishes the Subprocessor register (register.json, register.md)")
-	fs.StringVar(&f.subprocessorSubscribers, "subprocessor-subscribers", controllers.DefaultSubprocessorSubscribers,
+	fs.StringVar(&f.controllers.SubprocessorSubscribers, "subprocessor-subscribers", controllers.DefaultSubprocessorSubscribers,
 		"Secret, in --namespace, listing the webhooks notified of register changes (keys NAME.url and NAME.secret)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs) // --zap-encoder=json|console, --zap-log-level, ...
@@ -185,13 +181,6 @@ func runManager(ctx context.Context, args []string) int {
 	}
 	if err := controllers.Setup(mgr, f.controllers); err != nil {
 		log.Error(err, "unable to set up the controllers")
-		return 1
-	}
-	if err := (&controllers.SubprocessorReconciler{
-		Namespace: f.controllers.OperatorNamespace, RegisterName: f.subprocessorRegister,
-		SubscribersSecret: f.subprocessorSubscribers, Clock: f.controllers.Clock,
-	}).SetupWithManager(mgr); err != nil {
-		log.Error(err, "unable to set up the Subprocessor controllers")
 		return 1
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -19,6 +19,11 @@ type Options struct {
 	// OperatorNamespace is where the operator keeps its own objects (the subprocessor
 	// register, keys for fingerprints).
 	OperatorNamespace string
+	// SubprocessorRegister and SubprocessorSubscribers name the register's ConfigMap and the
+	// subscribers' Secret in OperatorNamespace (defaults: DefaultSubprocessorRegister and
+	// DefaultSubprocessorSubscribers).
+	SubprocessorRegister    string
+	SubprocessorSubscribers string
 	// Clock is the controllers' time source (tests inject one).
 	Clock clock.PassiveClock
 	// Erasure tunes ErasureRequests: coalescing window, retry backoff, fingerprint key.
@@ -49,6 +54,14 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}
 	if err := setupErasure(mgr, o); err != nil {
 		return err
+	}
+	if o.OperatorNamespace != "" {
+		if err := (&SubprocessorReconciler{
+			Namespace: o.OperatorNamespace, RegisterName: o.SubprocessorRegister,
+			SubscribersSecret: o.SubprocessorSubscribers, Clock: o.Clock,
+		}).SetupWithManager(mgr); err != nil {
+			return err
+		}
 	}
 	if o.LocalJobRunner {
 		runner := &jobrunner.Runner{Client: mgr.GetClient(), Binary: o.LocalJobRunnerBinary,

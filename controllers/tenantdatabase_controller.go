@@ -14,8 +14,10 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
@@ -26,6 +28,8 @@ const (
 	kindTenantDatabase = "TenantDatabase"
 	// dataMapRefIndex indexes TenantDatabases by the DataMap they use.
 	dataMapRefIndex = ".spec.dataMapRef"
+	// hostedByIndex indexes TenantDatabases by the Subprocessors that host them.
+	hostedByIndex = ".spec.hostedBy"
 	// retryUnreachable is how soon an unreachable database is tried again.
 	retryUnreachable = 5 * time.Minute
 	// recheckSecrets is how soon a missing Secret is looked for again.
@@ -48,6 +52,7 @@ type TenantDatabaseReconciler struct {
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=tenantdatabases,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=tenantdatabases/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datamaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups=privacy.lethe.dev,resources=subprocessors,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
@@ -62,11 +67,31 @@ func (r *TenantDatabaseReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		func(o client.Object) []string { return []string{o.(*privacyv1alpha1.TenantDatabase).Spec.DataMapRef} }); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &privacyv1alpha1.TenantDatabase{}, hostedByIndex,
+		func(o client.Object) []string { return o.(*privacyv1alpha1.TenantDatabase).Spec.HostedBy }); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.TenantDatabase{}).
 		Owns(&batchv1.Job{}).
 		Watches(&privacyv1alpha1.DataMap{}, handler.EnqueueRequestsFromMapFunc(r.databasesUsing)).
+		// The hosting verdict is judged from the Subprocessor's spec.
+		Watches(&privacyv1alpha1.Subprocessor{}, handler.EnqueueRequestsFromMapFunc(r.databasesHostedBy),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)
+}
+
+// databasesHostedBy maps a Subprocessor to the TenantDatabases it hosts, in every namespace.
+func (r *TenantDatabaseReconciler) databasesHostedBy(ctx context.Context, sp client.Object) []reconcile.Request {
+	list := &privacyv1alpha1.TenantDatabaseList{}
+	if err := r.List(ctx, list, client.MatchingFields{hostedByIndex: sp.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, db := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&db)})
+	}
+	return reqs
 }
 
 // databasesUsing maps a DataMap to the TenantDatabases that use it.
@@ -108,6 +133,11 @@ func (r *TenantDatabaseReconciler) reconcile(ctx context.Context, db *privacyv1a
 		r.stall(db, conds, privacyv1alpha1.ReasonDataMapNotFound, msg)
 		return ctrl.Result{}, nil // the DataMap watch brings us back
 	}
+	hosting, err := SubprocessorHostingConditions(ctx, r.Client, db.Generation, db.Spec.HostedBy, DataMapCategories(dm))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	SetSubprocessorHostingConditions(&db.Status.Conditions, hosting)
 	if missing, err := r.missingSecret(ctx, db, dm); err != nil {
 		return ctrl.Result{}, err
 	} else if missing != "" {
@@ -123,12 +153,19 @@ func (r *TenantDatabaseReconciler) reconcile(ctx context.Context, db *privacyv1a
 	hash := job.Annotations[AnnotationPlanHash]
 	trigger := db.Annotations[privacyv1alpha1.VerifyNowAnnotation]
 	now := r.Clock.Now()
+	var result ctrl.Result
 	if due, next := r.verificationDue(db, hash, trigger, now); !due {
 		db.Status.NextVerificationTime = &metav1.Time{Time: next}
 		db.Status.ObservedGeneration = db.Generation
-		return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+		result = ctrl.Result{RequeueAfter: next.Sub(now)}
+	} else if result, err = r.verify(ctx, db, conds, cm, job, hash, trigger); err != nil {
+		return result, err
 	}
-	return r.verify(ctx, db, conds, cm, job, hash, trigger)
+	// A transfer without a legal basis needs a person, whatever the schema says.
+	if c := hosting[0]; c.Status == metav1.ConditionFalse {
+		conds.stalled(c.Reason, c.Message)
+	}
+	return result, nil
 }
 
 // verifyWork is the verify plan for the database.

@@ -104,6 +104,14 @@ type TenantDatabaseSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	DataMapRef string `json:"dataMapRef"`
+	// HostedBy names the Subprocessors that host or can reach this database; the
+	// TenantDatabase reports when one is missing, not compliant, or not disclosed for the
+	// DataMap's categories.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +optional
+	HostedBy []string `json:"hostedBy,omitempty"`
 	// VerifyInterval is how often the schema is verified against the DataMap even when
 	// nothing changed (a Go duration, at least 1m).
 	// +kubebuilder:default="24h"
@@ -140,7 +148,8 @@ type TenantDatabaseStatus struct {
 	// ObservedGeneration is the generation the status was computed for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Conditions: Ready, Reconciling, Stalled, SchemaVerified.
+	// Conditions: Ready, Reconciling, Stalled, SchemaVerified, SubprocessorsCompliant,
+	// CategoriesDisclosed.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -258,3 +258,45 @@ func (jw *jobWatch) names() []string {
 	}
 	return out
 }
+
+// TestHostedByReportsTransfersWithoutLegalBasis: a TenantDatabase hosted by a Subprocessor
+// outside the EU/EEA without a transfer mechanism is Stalled and says which one.
+func TestHostedByReportsTransfersWithoutLegalBasis(t *testing.T) {
+	g := NewWithT(t)
+	startManager(t)
+	ns := newNamespace(t, "hosted")
+	sp := &privacyv1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: "offshore-backups-" + ns},
+		Spec: privacyv1alpha1.SubprocessorSpec{LegalName: "Offshore Backups Ltd", Purpose: "Stores backups.",
+			Country: "BR", DataCategories: []privacyv1alpha1.Category{"contact"}}}
+	sp.Spec.Since = "2025-01-01"
+	sp.Spec.DPA.Reference, sp.Spec.DPA.SignedOn = "DPA 2025-01", "2025-01-01"
+	g.Expect(env.Client.Create(context.Background(), sp)).To(Succeed())
+	credentialsSecret(t, ns, "tenant-db", postgres)
+	newDatabase(t, postgres, "hosted_pg")
+	applySample(t, "privacy_v1alpha1_datamap.yaml", ns, nil)
+	applySample(t, "privacy_v1alpha1_tenantdatabase.yaml", ns, func(spec map[string]any) {
+		tenantDatabaseSpec(postgres, "hosted_pg", "tenant-db")(spec)
+		spec["hostedBy"] = []any{sp.Name}
+	})
+	tdb := &privacyv1alpha1.TenantDatabase{}
+	tdb.Name, tdb.Namespace = "hotel-aurora", ns
+	g.Eventually(func(g Gomega) {
+		c := condition(g, tdb, privacyv1alpha1.ConditionSubprocessorsCompliant)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Message).To(ContainSubstring(sp.Name))
+		g.Expect(condition(g, tdb, privacyv1alpha1.ConditionStalled).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(condition(g, tdb, privacyv1alpha1.ConditionCategoriesDisclosed).Status).To(Equal(metav1.ConditionFalse))
+	}, eventually).Should(Succeed())
+
+	// Standard contractual clauses and the categories listed: compliant, Ready again.
+	base := sp.DeepCopy()
+	sp.Spec.TransferMechanism = "scc"
+	sp.Spec.DataCategories = []privacyv1alpha1.Category{"contact", "name", "demographic", "online-identifier", "location", "free-text"}
+	g.Expect(env.Client.Patch(context.Background(), sp, client.MergeFrom(base))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(condition(g, tdb, privacyv1alpha1.ConditionSubprocessorsCompliant).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(condition(g, tdb, privacyv1alpha1.ConditionCategoriesDisclosed).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(condition(g, tdb, privacyv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+	}, eventually).Should(Succeed())
+}
