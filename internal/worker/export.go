@@ -60,6 +60,10 @@ func (r *runner) export(ctx context.Context) {
 	}
 	if err := doc.close(); err != nil {
 		r.failf(plan.ErrInternal, "cannot finish %s in the export directory", ExportFile)
+		return
+	}
+	if r.plan.Options.ExportSecret != nil {
+		r.deliver(ctx)
 	}
 }
 

@@ -2,11 +2,13 @@ package worker
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/lethe-operator/lethe/internal/engine"
 	"github.com/lethe-operator/lethe/internal/mask"
+	"github.com/lethe-operator/lethe/internal/plan"
 )
 
 // query builds one SQL statement left to right. Values only enter through bind, which
@@ -252,9 +254,14 @@ func maskedExpr(q *query, t *table, c *maskedColumn, alias string) (string, erro
 
 // changed is a predicate: at least one of the columns differs from its masked value, so
 // rows already masked are left alone and a second run changes nothing.
+//
+// The terms go cheapest strategy first: OR stops at the first true term, so on a row still
+// to mask the database computes one cheap masked value twice rather than an expensive one.
 func changed(t *table, cols []*maskedColumn, failed *error) predicate {
+	ordered := slices.Clone(cols)
+	slices.SortStableFunc(ordered, func(a, b *maskedColumn) int { return strategyCost[a.strategy] - strategyCost[b.strategy] })
 	return func(q *query, alias string) {
-		for i, c := range cols {
+		for i, c := range ordered {
 			if i > 0 {
 				q.sql(" OR ")
 			}
@@ -267,6 +274,15 @@ func changed(t *table, cols []*maskedColumn, failed *error) predicate {
 			q.sql(mask.ChangedSQL(q.eng.Dialect(), ref(alias, c.col), expr))
 		}
 	}
+}
+
+// strategyCost ranks strategies by the work their SQL form does per row.
+var strategyCost = map[string]int{
+	plan.StrategyNullify:    0,
+	plan.StrategyRedact:     1,
+	plan.StrategyGeneralize: 2,
+	plan.StrategyHash:       3,
+	plan.StrategyFakeEmail:  3,
 }
 
 // keysetAfter is a predicate: the row's primary key sorts after key. PostgreSQL compares

@@ -38,6 +38,7 @@ type table struct {
 type maskedColumn struct {
 	col      *engine.Column
 	category string
+	strategy string
 	masker   mask.Masker
 }
 
@@ -270,7 +271,7 @@ func compileMasks(t *table, mm *mismatches, hashKey []byte) {
 				"column %q of table %q: %s would change a primary key or subjectVia link column, which Lethe uses to find rows", spec.Name, t.name(), spec.Mask.Strategy)
 			continue
 		}
-		t.columns = append(t.columns, &maskedColumn{col: col, category: spec.Category, masker: m})
+		t.columns = append(t.columns, &maskedColumn{col: col, category: spec.Category, strategy: spec.Mask.Strategy, masker: m})
 	}
 }
 
