@@ -17,6 +17,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,6 +32,9 @@ type Runner struct {
 	Binary string
 	// Selector picks the Jobs to run (Lethe's label).
 	LabelKey, LabelValue string
+	// Config reaches the API server for pods that mount their ServiceAccount token: the
+	// process gets a kubeconfig acting as the pod's ServiceAccount (default: the manager's).
+	Config *rest.Config
 
 	direct  client.Client
 	mu      sync.Mutex
@@ -54,6 +58,9 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 		r.Binary = exe
 	}
 	r.running = map[types.NamespacedName]process{}
+	if r.Config == nil {
+		r.Config = mgr.GetConfig()
+	}
 	// Runs read what they just wrote (their Pod, the Job): they use the API server
 	// directly rather than the manager's cache.
 	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
@@ -107,7 +114,7 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	r.running[req.NamespacedName] = process{uid: job.UID, cancel: cancel}
 	go func() {
 		defer r.stop(req.NamespacedName, job.UID)
-		(&run{client: r.direct, binary: r.Binary, job: job.DeepCopy()}).execute(runCtx)
+		(&run{client: r.direct, binary: r.Binary, job: job.DeepCopy(), config: r.Config}).execute(runCtx)
 	}()
 	return ctrl.Result{}, nil
 }

@@ -55,7 +55,11 @@ func fakeWorker() int {
 	}
 	time.Sleep(time.Duration(p.SleepSeconds) * time.Second)
 	password, _ := os.ReadFile(p.PasswordFile)
-	msg, _ := json.Marshal(map[string]string{"password": string(password), "greeting": os.Getenv("GREETING")})
+	report := map[string]string{"password": string(password), "greeting": os.Getenv("GREETING")}
+	if kubeconfig := os.Getenv("KUBECONFIG"); kubeconfig != "" {
+		report["user"] = whoAmI(kubeconfig)
+	}
+	msg, _ := json.Marshal(report)
 	_ = os.WriteFile(*termLog, msg, 0o600)
 	return p.Exit
 }

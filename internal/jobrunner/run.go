@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,6 +30,8 @@ type run struct {
 	client client.Client
 	binary string
 	job    *batchv1.Job
+	// config reaches the API server, for pods that mount their ServiceAccount token.
+	config *rest.Config
 }
 
 // outcome of one pod.
@@ -149,7 +152,15 @@ func (r *run) runPod(ctx context.Context, index int) outcome {
 		Running: &corev1.ContainerStateRunning{StartedAt: started}}); err != nil {
 		return outcome{err: err}
 	}
-	exitCode, logs := r.exec(ctx, container, paths, pod, index)
+	var extraEnv []string
+	if mountsToken(pod) && r.config != nil {
+		kubeconfig, err := writePodKubeconfig(dir, r.config, pod)
+		if err != nil {
+			return outcome{err: err}
+		}
+		extraEnv = append(extraEnv, "KUBECONFIG="+kubeconfig)
+	}
+	exitCode, logs := r.exec(ctx, container, paths, pod, index, extraEnv)
 	message := readTerminationMessage(paths.Replace(container.TerminationMessagePath))
 	if message == "" && exitCode != 0 && container.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
 		message = lastBytes(logs, 2048)
@@ -214,7 +225,7 @@ func (r *run) setPodStatus(ctx context.Context, pod *corev1.Pod, phase corev1.Po
 }
 
 // exec runs the container's command with the Job's binary as its entrypoint.
-func (r *run) exec(ctx context.Context, c corev1.Container, paths *strings.Replacer, pod *corev1.Pod, index int) (int, []byte) {
+func (r *run) exec(ctx context.Context, c corev1.Container, paths *strings.Replacer, pod *corev1.Pod, index int, extraEnv []string) (int, []byte) {
 	args := append([]string{}, c.Command[1:]...)
 	args = append(args, c.Args...)
 	for i := range args {
@@ -225,7 +236,7 @@ func (r *run) exec(ctx context.Context, c corev1.Container, paths *strings.Repla
 	if err != nil {
 		return 1, []byte(err.Error())
 	}
-	cmd.Env = env
+	cmd.Env = append(env, extraEnv...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	err = cmd.Run()

@@ -207,6 +207,35 @@ type Options struct {
 	Shard *Shard `json:"shard,omitempty"`
 	// ExportDir is where an export plan writes its files.
 	ExportDir string `json:"exportDir,omitempty"`
+	// ExportSecret, when set, is the Secret the worker delivers an export plan's files
+	// into, so the export reaches its reader without passing through the controller.
+	ExportSecret *ExportSecret `json:"exportSecret,omitempty"`
+}
+
+// Export formats.
+const (
+	FormatJSON = "json"
+	FormatCSV  = "csv"
+)
+
+// ExportSecret names the Secret an export is delivered in and the resource owning it.
+// The worker creates it once with every file of the export, or not at all.
+type ExportSecret struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Owner* make the Secret owned by the request, so it goes when the request goes and
+	// RBAC on the request's namespace governs who can read it.
+	OwnerAPIVersion string `json:"ownerAPIVersion"`
+	OwnerKind       string `json:"ownerKind"`
+	OwnerName       string `json:"ownerName"`
+	OwnerUID        string `json:"ownerUID"`
+	// Formats are json (export.json, always) and csv (one <prefix><table>.csv per table).
+	Formats []string `json:"formats,omitempty"`
+	// Source names where the export comes from (a TenantDatabase): the key of the
+	// document under "databases" in export.json and the prefix of the CSV keys.
+	Source string `json:"source,omitempty"`
+	// Labels are set on the Secret.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Shard is one of Count primary-key ranges. Index -1 means: read JOB_COMPLETION_INDEX.
@@ -239,6 +268,10 @@ const (
 	ErrInvalidPlan       = "InvalidPlan"
 	ErrUnknownIdentifier = "UnknownIdentifier"
 	ErrInternal          = "Internal"
+	// ErrExportTooLarge: the export does not fit in a Secret; nothing was delivered.
+	ErrExportTooLarge = "ExportTooLarge"
+	// ErrDeliveryFailed: the export Secret could not be created (API access, RBAC).
+	ErrDeliveryFailed = "DeliveryFailed"
 )
 
 // Report is what the worker writes to stdout and the termination message.
@@ -258,6 +291,21 @@ type Report struct {
 	Remaining map[string]int64 `json:"remaining,omitempty"`
 	// Truncated is set when the report was summarised to fit the termination message.
 	Truncated bool `json:"truncated,omitempty"`
+	// Delivery is where an export plan delivered its files (or, with ExportTooLarge,
+	// how large they were).
+	Delivery *Delivery `json:"delivery,omitempty"`
+}
+
+// Delivery is an export delivered in a Secret. It names keys and sizes, never values.
+type Delivery struct {
+	Secret string `json:"secret"`
+	// Keys are the Secret's keys (export.json, <prefix><table>.csv).
+	Keys []string `json:"keys,omitempty"`
+	// Bytes is the size of the export's data.
+	Bytes int64 `json:"bytes"`
+	// Existed is set when the Secret was already there (a re-run of a delivered plan);
+	// the controller checks that it is the request's own.
+	Existed bool `json:"existed,omitempty"`
 }
 
 // Result is the rows one rule or subject touched in one table with one outcome.

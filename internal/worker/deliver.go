@@ -61,6 +61,11 @@ func (r *runner) deliver(ctx context.Context) {
 			clear(b)
 		}
 	}()
+	// The files' sizes bounded what was read; the Secret's data is the exact figure.
+	delivery.Bytes = 0
+	for k, v := range secret.Data {
+		delivery.Bytes += int64(len(k) + len(v))
+	}
 	secrets, err := secretsClient(es.Namespace)
 	if err != nil {
 		r.failf(plan.ErrDeliveryFailed, "cannot reach the Kubernetes API to create Secret %s: %v", es.Name, err)
