@@ -242,3 +242,22 @@ func equalRows(a, b [][]string) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestShardIndexComesFromTheIndexedJob(t *testing.T) {
+	tn := newTenant(t, engines[0])
+	setupBooking(tn)
+	p := tn.plan(plan.KindPreview)
+	p.Rules = retentionRules()[:1]
+	p.Options.Shard = &plan.Shard{Index: -1, Count: 2}
+	t.Setenv("JOB_COMPLETION_INDEX", "1")
+	second := result(t, tn.mustSucceed(p), "customers", plan.OutcomeWouldAnonymize, "").Rows
+	t.Setenv("JOB_COMPLETION_INDEX", "0")
+	first := result(t, tn.mustSucceed(p), "customers", plan.OutcomeWouldAnonymize, "").Rows
+	if first+second != 3 || first == 0 || second == 0 {
+		t.Fatalf("shards 0 and 1 would anonymize %d and %d customers, want 3 between them", first, second)
+	}
+	t.Setenv("JOB_COMPLETION_INDEX", "")
+	if r := tn.run(p); r.Succeeded || r.Errors[0].Code != plan.ErrInvalidPlan {
+		t.Fatalf("shard -1 without JOB_COMPLETION_INDEX: %+v", r.Errors)
+	}
+}

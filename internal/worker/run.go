@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -121,12 +122,17 @@ func (r *runner) options() (timeouts engine.Timeouts, hashKey []byte, ok bool) {
 	timeouts.Lock = r.parseTimeout("lockTimeout", p.Options.LockTimeout)
 	timeouts.Statement = r.parseTimeout("statementTimeout", p.Options.StatementTimeout)
 	r.resolveShard()
+	if p.Database.Host == "" || p.Database.Name == "" {
+		r.failf(plan.ErrInvalidPlan, "the plan's database needs a host and a name")
+	}
 	if p.Options.HashKeyFile != "" {
 		key, err := os.ReadFile(p.Options.HashKeyFile)
 		if err != nil {
 			r.failf(plan.ErrInvalidPlan, "cannot read the hash key file %s: is the Secret mounted?", p.Options.HashKeyFile)
 		}
-		hashKey = key
+		// A trailing newline (kubectl create secret --from-file keeps one) is not part of
+		// the key, as for the database password.
+		hashKey = bytes.TrimRight(key, "\r\n")
 	}
 	if p.Kind == plan.KindExport && p.Options.ExportDir == "" {
 		r.failf(plan.ErrInvalidPlan, "an export plan needs options.exportDir")
