@@ -53,7 +53,14 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	p := &privacyv1alpha1.RetentionPolicy{}
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetPolicyMetrics(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	// Series exist from the start, so increase() sees the first failure.
+	for _, result := range []string{"succeeded", "failed", "skipped"} {
+		retentionRuns.WithLabelValues(p.Namespace, p.Name, result).Add(0)
 	}
 	base := p.DeepCopy()
 	defer func() {
@@ -107,7 +114,7 @@ func (r *RetentionPolicyReconciler) startOrSkip(ctx context.Context, p *privacyv
 	if p.Status.Current != nil {
 		msg := fmt.Sprintf("run for %s skipped: the run for %s is still going (concurrencyPolicy Forbid)",
 			tick.UTC().Format(time.RFC3339), p.Status.Current.ScheduledTime.UTC().Format(time.RFC3339))
-		retentionRuns.WithLabelValues(p.Name, "skipped").Inc()
+		retentionRuns.WithLabelValues(p.Namespace, p.Name, "skipped").Inc()
 		r.event(p, corev1.EventTypeWarning, "RunSkipped", msg)
 		return nil
 	}

@@ -55,7 +55,7 @@ func (r *RetentionPolicyReconciler) selectedDatabases(ctx context.Context, p *pr
 func (r *RetentionPolicyReconciler) startDatabase(ctx context.Context, p *privacyv1alpha1.RetentionPolicy,
 	db *privacyv1alpha1.TenantDatabase, tick time.Time, trigger string) (privacyv1alpha1.DatabaseRun, error) {
 	failed := func(msg string) (privacyv1alpha1.DatabaseRun, error) {
-		retentionRuns.WithLabelValues(p.Name, "failed").Inc()
+		retentionRuns.WithLabelValues(p.Namespace, p.Name, "failed").Inc()
 		return privacyv1alpha1.DatabaseRun{Database: db.Name, Result: privacyv1alpha1.RunFailed, Message: msg}, nil
 	}
 	dm := &privacyv1alpha1.DataMap{}
@@ -169,7 +169,7 @@ func (r *RetentionPolicyReconciler) collectDatabase(ctx context.Context, p *priv
 			return err
 		}
 		dr.Result, dr.Message = privacyv1alpha1.RunFailed, fmt.Sprintf("Job %s was deleted before it finished", dr.Job)
-		retentionRuns.WithLabelValues(p.Name, "failed").Inc()
+		retentionRuns.WithLabelValues(p.Namespace, p.Name, "failed").Inc()
 		return nil
 	}
 	finished, succeeded := jobFinished(job)
@@ -196,12 +196,12 @@ func (r *RetentionPolicyReconciler) collectDatabase(ctx context.Context, p *priv
 
 // recordDatabaseRun counts a finished database run in the metrics and as an Event.
 func (r *RetentionPolicyReconciler) recordDatabaseRun(p *privacyv1alpha1.RetentionPolicy, job *batchv1.Job, dr *privacyv1alpha1.DatabaseRun) {
-	retentionRuns.WithLabelValues(p.Name, strings.ToLower(dr.Result)).Inc()
-	retentionRunDuration.WithLabelValues(p.Name).Observe(dr.CompletionTime.Sub(job.CreationTimestamp.Time).Seconds())
+	retentionRuns.WithLabelValues(p.Namespace, p.Name, strings.ToLower(dr.Result)).Inc()
+	retentionRunDuration.WithLabelValues(p.Namespace, p.Name).Observe(dr.CompletionTime.Sub(job.CreationTimestamp.Time).Seconds())
 	var parts []string
 	for _, rr := range dr.Rules {
 		if rr.Outcome == plan.OutcomeAnonymized || rr.Outcome == plan.OutcomeDeleted {
-			rowsProcessed.WithLabelValues(p.Name, rr.Rule, rr.Table, rr.Outcome).Add(float64(rr.Rows))
+			rowsProcessed.WithLabelValues(p.Namespace, p.Name, rr.Rule, rr.Table, rr.Outcome).Add(float64(rr.Rows))
 		}
 		parts = append(parts, fmt.Sprintf("%s %s %d %s", rr.Rule, rr.Outcome, rr.Rows, rr.Table))
 	}

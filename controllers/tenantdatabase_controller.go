@@ -111,6 +111,9 @@ func (r *TenantDatabaseReconciler) databasesUsing(ctx context.Context, dm client
 func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	db := &privacyv1alpha1.TenantDatabase{}
 	if err := r.Get(ctx, req.NamespacedName, db); err != nil {
+		if apierrors.IsNotFound(err) {
+			schemaVerified.DeleteLabelValues(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	base := db.DeepCopy()
