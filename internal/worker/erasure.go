@@ -148,7 +148,7 @@ func (r *runner) lookupSubject(ctx context.Context, t *table, col *engine.Column
 // eraseTable anonymizes or deletes the subject's rows in one table, leaving rows under a
 // legal hold alone.
 func (r *runner) eraseTable(ctx context.Context, sub plan.Subject, row subjectRow, t *table, preview bool) ([]plan.Result, error) {
-	linked := linkedTo(t, row.t, keyEquals(row.t.pk, row.key))
+	linked := linkedTo(t, row.t, row.key)
 	action := erasureAction(sub, t)
 	b := &batcher{eng: r.eng, t: t, size: r.batchSize, scope: linked}
 	var sum tally
@@ -227,7 +227,7 @@ func (r *runner) remaining(ctx context.Context, rows []subjectRow, identityType,
 	err := r.eng.Tx(ctx, func(tx *sql.Tx) error {
 		for _, row := range rows {
 			for _, t := range r.schema.tree(row.t) {
-				where := and(linkedTo(t, row.t, keyEquals(row.t.pk, row.key)), r.notHeld(t))
+				where := and(linkedTo(t, row.t, row.key), r.notHeld(t))
 				n, err := r.countUnmasked(ctx, tx, t, where)
 				if err != nil {
 					return err

@@ -73,7 +73,7 @@ func (r *runner) exportTree(ctx context.Context, doc *exportDoc, sub plan.Subjec
 	tables := r.schema.tree(row.t)
 	slices.Reverse(tables)
 	for _, t := range tables {
-		n, err := r.exportTable(ctx, doc, t, linkedTo(t, row.t, keyEquals(row.t.pk, row.key)))
+		n, err := r.exportTable(ctx, doc, t, linkedTo(t, row.t, row.key))
 		if err != nil {
 			r.report.Results = append(r.report.Results, plan.Result{Table: t.name(), Subject: sub.ID, Outcome: plan.OutcomeFailed})
 			r.failIn(err, t.name(), "exporting table "+t.name())

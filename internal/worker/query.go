@@ -115,21 +115,25 @@ func keyEquals(cols []*engine.Column, values []any) predicate {
 	}
 }
 
-// linkedTo is a predicate on rows of from: the row reaches a row of ancestor (through the
-// SubjectVia chain) for which at holds. One EXISTS per step, so composite and multi-level
-// links are plain joins on the linking columns.
-func linkedTo(from, ancestor *table, at predicate) predicate {
+// linkedTo is a predicate on rows of from: the row reaches the row of root whose primary
+// key is key, through the SubjectVia chain. One EXISTS per step, so composite and
+// multi-level links are plain joins on the linking columns; a table whose link points
+// straight at root's key compares its own columns with the key (an index lookup).
+func linkedTo(from, root *table, key []any) predicate {
 	return func(q *query, alias string) {
-		if from == ancestor {
-			at(q, alias)
-			return
+		switch {
+		case from == root:
+			keyEquals(root.pk, key)(q, alias)
+		case from.parent == root && slices.Equal(from.refs, root.pk):
+			keyEquals(from.via, key)(q, alias)
+		default:
+			parent := q.alias()
+			q.sql("EXISTS (SELECT 1 FROM ", from.parent.cat.Quoted, " ", parent, " WHERE ")
+			columnsEqual(q, alias, from.via, parent, from.refs)
+			q.sql(" AND (")
+			linkedTo(from.parent, root, key)(q, parent)
+			q.sql("))")
 		}
-		parent := q.alias()
-		q.sql("EXISTS (SELECT 1 FROM ", from.parent.cat.Quoted, " ", parent, " WHERE ")
-		columnsEqual(q, alias, from.via, parent, from.refs)
-		q.sql(" AND (")
-		linkedTo(from.parent, ancestor, at)(q, parent)
-		q.sql("))")
 	}
 }
 
