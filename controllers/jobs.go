@@ -46,24 +46,28 @@ const (
 
 // JobSettings are the operator-wide settings of every worker Job (manager flags, Helm values).
 type JobSettings struct {
-	Image                   string
-	ImagePullPolicy         corev1.PullPolicy
-	ServiceAccountName      string
-	TTLSecondsAfterFinished int32
-	ActiveDeadlineSeconds   int64
-	BackoffLimit            int32
-	Resources               corev1.ResourceRequirements
+	Image              string
+	ImagePullPolicy    corev1.PullPolicy
+	ServiceAccountName string
+	// ExportServiceAccountName is the identity of export Jobs: they alone mount a token,
+	// to create the Secret the export is delivered in (RBAC: create on secrets).
+	ExportServiceAccountName string
+	TTLSecondsAfterFinished  int32
+	ActiveDeadlineSeconds    int64
+	BackoffLimit             int32
+	Resources                corev1.ResourceRequirements
 }
 
 // DefaultJobSettings are the settings used when no flag overrides them.
 func DefaultJobSettings() JobSettings {
 	return JobSettings{
-		Image:                   "ghcr.io/lethe-operator/lethe:latest",
-		ImagePullPolicy:         corev1.PullIfNotPresent,
-		ServiceAccountName:      "lethe-worker",
-		TTLSecondsAfterFinished: 86400,
-		ActiveDeadlineSeconds:   3600,
-		BackoffLimit:            2,
+		Image:                    "ghcr.io/lethe-operator/lethe:latest",
+		ImagePullPolicy:          corev1.PullIfNotPresent,
+		ServiceAccountName:       "lethe-worker",
+		ExportServiceAccountName: "lethe-exporter",
+		TTLSecondsAfterFinished:  86400,
+		ActiveDeadlineSeconds:    3600,
+		BackoffLimit:             2,
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{
 				corev1.ResourceCPU:    resource.MustParse("100m"),
@@ -204,10 +208,20 @@ func databasePlan(db *privacyv1alpha1.TenantDatabase) plan.Database {
 
 func podSpec(s JobSettings, name string, w WorkerJob) corev1.PodSpec {
 	volumes, mounts := workerVolumes(name, w)
+	serviceAccount, token := s.ServiceAccountName, false
+	if w.Plan.Kind == plan.KindExport && w.Plan.Options.ExportSecret != nil {
+		// The export is delivered by the worker itself, so it never passes through the
+		// manager: this pod alone talks to the API server, as an account that can only
+		// create Secrets.
+		serviceAccount, token = s.ExportServiceAccountName, true
+		if serviceAccount == "" {
+			serviceAccount = DefaultJobSettings().ExportServiceAccountName
+		}
+	}
 	return corev1.PodSpec{
 		RestartPolicy:                corev1.RestartPolicyNever,
-		ServiceAccountName:           s.ServiceAccountName,
-		AutomountServiceAccountToken: ptr.To(false),
+		ServiceAccountName:           serviceAccount,
+		AutomountServiceAccountToken: ptr.To(token),
 		EnableServiceLinks:           ptr.To(false),
 		SecurityContext: &corev1.PodSecurityContext{
 			RunAsNonRoot:   ptr.To(true),

@@ -55,6 +55,13 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if err := setupErasure(mgr, o); err != nil {
 		return err
 	}
+	if err := (&AccessRequestReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("lethe-accessrequest"), Jobs: o.Jobs, Clock: o.Clock,
+		OperatorNamespace: o.OperatorNamespace, FingerprintKeySecret: o.Erasure.FingerprintKeySecret,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if o.OperatorNamespace != "" {
 		if err := (&SubprocessorReconciler{
 			Namespace: o.OperatorNamespace, RegisterName: o.SubprocessorRegister,
