@@ -133,8 +133,10 @@ func (r *ErasureRequestReconciler) reconcile(ctx context.Context, er *privacyv1a
 		requeue = recheckDeadline
 	}
 	r.checkDeadline(er, conds, now, deadline)
-	if stalled, err := r.checkSubject(ctx, er, conds); err != nil || stalled {
-		return ctrl.Result{RequeueAfter: min(requeue, recheckSecrets)}, err
+	if stalled, err := r.checkSubject(ctx, er, conds); err != nil {
+		return ctrl.Result{}, err
+	} else if stalled {
+		return ctrl.Result{RequeueAfter: min(requeue, recheckSecrets)}, nil
 	}
 	r.checkApproval(er, conds)
 	dbs, err := r.selectedDatabases(ctx, er)

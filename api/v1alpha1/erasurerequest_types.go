@@ -19,7 +19,7 @@ type ErasureSubject struct {
 
 // Approval is the four-eyes gate of a request: when required, a preview runs first and
 // the erasure waits until someone other than the requester approves.
-// +kubebuilder:validation:XValidation:rule="!self.approved || self.required",message="approval.approved only makes sense with approval.required"
+// +kubebuilder:validation:XValidation:rule="!(has(self.approved) && self.approved) || (has(self.required) && self.required)",message="approval.approved only makes sense with approval.required"
 type Approval struct {
 	// Required holds the erasure until it is approved.
 	// +optional
@@ -48,8 +48,8 @@ type DeadlineExtension struct {
 // +kubebuilder:validation:XValidation:rule="self.subject == oldSelf.subject",message="spec.subject is immutable: file a new ErasureRequest for another subject"
 // +kubebuilder:validation:XValidation:rule="has(self.databaseSelector) == has(oldSelf.databaseSelector) && (!has(self.databaseSelector) || self.databaseSelector == oldSelf.databaseSelector)",message="spec.databaseSelector is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.action) == has(oldSelf.action) && (!has(self.action) || self.action == oldSelf.action)",message="spec.action is immutable"
-// +kubebuilder:validation:XValidation:rule="(has(self.approval) && self.approval.required) == (has(oldSelf.approval) && oldSelf.approval.required)",message="spec.approval.required is immutable"
-// +kubebuilder:validation:XValidation:rule="!(has(oldSelf.approval) && oldSelf.approval.approved) || (has(self.approval) && self.approval.approved)",message="spec.approval.approved cannot be taken back once true"
+// +kubebuilder:validation:XValidation:rule="(has(self.approval) && has(self.approval.required) && self.approval.required) == (has(oldSelf.approval) && has(oldSelf.approval.required) && oldSelf.approval.required)",message="spec.approval.required is immutable"
+// +kubebuilder:validation:XValidation:rule="!(has(oldSelf.approval) && has(oldSelf.approval.approved) && oldSelf.approval.approved) || (has(self.approval) && has(self.approval.approved) && self.approval.approved)",message="spec.approval.approved cannot be taken back once true"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.deadlineExtension) || (has(self.deadlineExtension) && self.deadlineExtension == oldSelf.deadlineExtension)",message="spec.deadlineExtension cannot be changed or removed once given"
 type ErasureRequestSpec struct {
 	// Subject is the data subject, by identity type and a Secret holding the identifier.

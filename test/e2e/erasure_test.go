@@ -83,7 +83,35 @@ func startErasureManagerWith(t *testing.T, prefix string, withKey bool) *erasure
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { ec.dumpOnFailure(t) })
 	return ec
+}
+
+// dumpOnFailure logs the requests' statuses and the Jobs' outcomes of a failed test.
+func (ec *erasureCluster) dumpOnFailure(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	ers := &privacyv1alpha1.ErasureRequestList{}
+	_ = env.Client.List(context.Background(), ers, client.InNamespace(ec.ns))
+	for _, er := range ers.Items {
+		b, _ := json.MarshalIndent(er.Status, "", "  ")
+		t.Logf("ErasureRequest %s status:\n%s", er.Name, b)
+	}
+	for _, line := range strings.Split(ec.logs.String(), "\n") {
+		if strings.Contains(line, "ERROR") || strings.Contains(line, "error") {
+			t.Log(line)
+		}
+	}
+	pods := &corev1.PodList{}
+	_ = env.Client.List(context.Background(), pods, client.InNamespace(ec.ns))
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.State.Terminated != nil {
+				t.Logf("Pod %s: exit %d: %s", p.Name, cs.State.Terminated.ExitCode, cs.State.Terminated.Message)
+			}
+		}
+	}
 }
 
 const zapDebug = -10
