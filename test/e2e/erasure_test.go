@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,13 +19,17 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
 	"github.com/lethe-operator/lethe/controllers"
@@ -623,4 +629,107 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestErasureFourEyes installs the admission policy from config/admission (its binding
+// narrowed to the test's namespace) and files and approves requests as two users.
+func TestErasureFourEyes(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t, "foureyes")
+	installFourEyes(t, ns)
+	alice, bob := impersonate(t, ns, "alice"), impersonate(t, ns, "bob")
+
+	request := func(name string, annotations map[string]string, approved bool) *privacyv1alpha1.ErasureRequest {
+		return &privacyv1alpha1.ErasureRequest{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: annotations},
+			Spec: privacyv1alpha1.ErasureRequestSpec{
+				Subject:  privacyv1alpha1.ErasureSubject{Type: "email", SecretRef: privacyv1alpha1.SecretKeyRef{Name: "s", Key: "value"}},
+				Approval: &privacyv1alpha1.Approval{Required: true, Approved: approved},
+			},
+		}
+	}
+	// The policy takes a moment to be enforced after it is created.
+	g.Eventually(func() error {
+		return alice.Create(ctx, request("req-anon", nil, false))
+	}, eventually).Should(MatchError(ContainSubstring("set annotation privacy.lethe.dev/requested-by to alice")))
+	g.Expect(alice.Create(ctx, request("req-bob", map[string]string{privacyv1alpha1.RequestedByAnnotation: "bob"}, false))).
+		To(MatchError(ContainSubstring("requested-by to alice")))
+	g.Expect(alice.Create(ctx, request("req-self", map[string]string{privacyv1alpha1.RequestedByAnnotation: "alice"}, true))).
+		To(MatchError(ContainSubstring("four eyes")))
+
+	er := request("req-0113", map[string]string{privacyv1alpha1.RequestedByAnnotation: "alice"}, false)
+	g.Expect(alice.Create(ctx, er)).To(Succeed())
+	approve := func(c client.Client, approvedBy string) error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(er), er); err != nil {
+			return err
+		}
+		base := er.DeepCopy()
+		er.Spec.Approval.Approved = true
+		er.Annotations[privacyv1alpha1.ApprovedByAnnotation] = approvedBy
+		return c.Patch(ctx, er, client.MergeFrom(base))
+	}
+	g.Expect(approve(alice, "alice")).To(MatchError(ContainSubstring("the user who filed the request cannot approve it")))
+	g.Expect(approve(bob, "carol")).To(MatchError(ContainSubstring("approved-by to bob")))
+	g.Expect(patchRequestAs(bob, er, func(*privacyv1alpha1.ErasureRequestSpec) {
+		er.Annotations[privacyv1alpha1.RequestedByAnnotation] = "bob"
+	})).
+		To(MatchError(ContainSubstring("requested-by cannot be changed")))
+	g.Expect(approve(bob, "bob")).To(Succeed())
+	g.Expect(er.Annotations[privacyv1alpha1.ApprovedByAnnotation]).To(Equal("bob"))
+	g.Expect(patchRequestAs(alice, er, func(*privacyv1alpha1.ErasureRequestSpec) {
+		er.Annotations[privacyv1alpha1.ApprovedByAnnotation] = "alice"
+	})).
+		To(MatchError(ContainSubstring("approved-by cannot be changed")))
+}
+
+// installFourEyes creates the shipped policy and its binding, narrowed to namespace ns
+// so the rest of the suite files requests without annotations.
+func installFourEyes(t *testing.T, ns string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "config", "admission", "erasurerequest_four_eyes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		obj.SetName(obj.GetName() + "-" + ns)
+		if obj.GetKind() == "ValidatingAdmissionPolicyBinding" {
+			g := obj.Object["spec"].(map[string]any)
+			g["policyName"] = g["policyName"].(string) + "-" + ns
+			g["matchResources"] = map[string]any{"namespaceSelector": map[string]any{
+				"matchLabels": map[string]any{"kubernetes.io/metadata.name": ns}}}
+		}
+		if err := env.Client.Create(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
+	}
+}
+
+// impersonate returns a client acting as user, allowed to file and approve requests in ns.
+func impersonate(t *testing.T, ns, user string) client.Client {
+	t.Helper()
+	ctx := context.Background()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "erasure-" + user, Namespace: ns},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"privacy.lethe.dev"}, Resources: []string{"erasurerequests"},
+			Verbs: []string{"get", "list", "create", "update", "patch"}}}}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "erasure-" + user, Namespace: ns},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}}}
+	for _, obj := range []client.Object{role, binding} {
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
