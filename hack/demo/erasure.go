@@ -101,16 +101,7 @@ func (d *demo) erasure(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	filed := sample.DeepCopy()
-	// Say approved: false outright: the CRD's rule "approval.approved cannot be taken back"
-	// reads oldSelf.approval.approved, which fails (no such key) on every status update
-	// of a request that leaves it out, as the sample does.
-	if approval, ok := filed.Object["spec"].(map[string]any)["approval"].(map[string]any); ok {
-		if _, set := approval["approved"]; !set {
-			approval["approved"] = false
-		}
-	}
-	if err := d.create(ctx, filed); err != nil {
+	if err := d.create(ctx, sample.DeepCopy()); err != nil {
 		return err
 	}
 	er := &privacyv1alpha1.ErasureRequest{}
