@@ -154,14 +154,14 @@ func tlsConfigFor(t plan.TLS, host string) (*tls.Config, error) {
 // for the whole run and a broken connection fails loudly instead of reconnecting silently.
 type conn struct {
 	db       *sql.DB
-	conn     *sql.Conn
+	pinned   *sql.Conn
 	classify func(error) *Error
 	// beginTx runs at the start of each transaction (PostgreSQL sets its timeouts there).
 	beginTx func(ctx context.Context, tx *sql.Tx) error
 }
 
 func (c *conn) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := c.conn.BeginTx(ctx, nil)
+	tx, err := c.pinned.BeginTx(ctx, nil)
 	if err != nil {
 		return c.classify(err)
 	}
@@ -182,8 +182,8 @@ func (c *conn) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func (c *conn) Close() error {
-	if c.conn != nil {
-		_ = c.conn.Close()
+	if c.pinned != nil {
+		_ = c.pinned.Close()
 	}
 	return c.db.Close()
 }
@@ -196,6 +196,6 @@ func (c *conn) pin(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.conn = sc
+	c.pinned = sc
 	return nil
 }

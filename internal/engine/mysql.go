@@ -59,7 +59,7 @@ func openMySQL(ctx context.Context, db plan.Database, l login, tlsConfig *tls.Co
 // they hold for every transaction of the run.
 func (m *mysqlEngine) setSession(ctx context.Context, t Timeouts) error {
 	var version string
-	if err := m.conn.conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+	if err := m.pinned.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		return err
 	}
 	lockSeconds := max(1, int64(math.Ceil(t.Lock.Seconds())))
@@ -74,7 +74,7 @@ func (m *mysqlEngine) setSession(ctx context.Context, t Timeouts) error {
 		stmts = append(stmts, fmt.Sprintf("SET SESSION max_execution_time = %d", t.Statement.Milliseconds()))
 	}
 	for _, s := range stmts {
-		if _, err := m.conn.conn.ExecContext(ctx, s); err != nil {
+		if _, err := m.pinned.ExecContext(ctx, s); err != nil {
 			return err
 		}
 	}

@@ -1,5 +1,20 @@
 // Package worker is Lethe's data plane: it runs one plan against one tenant database.
 // It is what a Job's pod executes (`lethe worker --plan FILE`).
+//
+// Every plan starts by checking the DataMap, rules and subjects against the introspected
+// catalog; a plan with any mismatch changes nothing. Then:
+//
+//   - rows change in primary-key keyset batches, one short transaction each, and only
+//     rows whose values still differ from their masked values are updated, so a re-run,
+//     or a run after a killed one, ends in the same state;
+//   - rows under their table's legal hold (From after Now - RetainFor) are never touched
+//     and are reported as retained until the latest From + RetainFor; a NULL From is no hold;
+//   - a row another row still references (a foreign key, or a SubjectVia link) is
+//     anonymized instead of deleted;
+//   - an erasure works from the subject's row down its SubjectVia tree, deepest tables
+//     first and the subject's own row last, following primary keys rather than the
+//     identifier, then counts what identifying values are left;
+//   - condition ne is NULL-safe (a NULL differs from every value); the others follow SQL.
 package worker
 
 import (
