@@ -13,16 +13,22 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
 	"github.com/lethe-operator/lethe/internal/duration"
 )
 
-const kindAccessRequest = "AccessRequest"
+const (
+	kindAccessRequest = "AccessRequest"
+	// accessRetryBackoff is the wait before retrying a failed export, doubled per attempt.
+	accessRetryBackoff = 10 * time.Second
+)
 
 // AccessRequestReconciler answers AccessRequests: one export Job per selected database,
 // each delivering its export into a Secret owned by the request, which the worker creates
@@ -62,7 +68,9 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.FingerprintKeySecret = DefaultFingerprintKeySecret
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&privacyv1alpha1.AccessRequest{}).
+		// Its own status writes do not wake the controller: a retry waits its backoff.
+		For(&privacyv1alpha1.AccessRequest{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&batchv1.Job{}).
 		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(r.requestsInNamespace)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
@@ -151,6 +159,12 @@ func (r *AccessRequestReconciler) reconcile(ctx context.Context, ar *privacyv1al
 	}
 	if isTrue(ar.Status.Conditions, privacyv1alpha1.ConditionComplete) {
 		return r.expire(ctx, ar, conds, now)
+	}
+	// A failed run's retry is a new Job, started on the next pass.
+	for _, db := range dbs {
+		if t := ar.Status.GetTarget(db.Name); t != nil && t.State == privacyv1alpha1.ExportRetrying {
+			requeue = min(requeue, erasureBackoff(accessRetryBackoff, t.Attempts))
+		}
 	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }

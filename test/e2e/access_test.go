@@ -51,13 +51,20 @@ type accessCluster struct {
 // export pods as their ServiceAccount, so the Secret is created with that RBAC alone.
 func startAccessManager(t *testing.T, prefix string) *accessCluster {
 	t.Helper()
+	return startAccessManagerWith(t, prefix, true)
+}
+
+func startAccessManagerWith(t *testing.T, prefix string, exporterRBAC bool) *accessCluster {
+	t.Helper()
 	ctx := context.Background()
 	ac := &accessCluster{ns: newNamespace(t, prefix), logs: &lockedLog{}, clock: clocktesting.NewFakeClock(time.Now())}
 	opNS := newNamespace(t, "lethe-op")
 	must(t, env.Client.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: controllers.DefaultFingerprintKeySecret, Namespace: opNS},
 		Data:       map[string][]byte{"key": []byte("e2e-access-fingerprint-key-0123456789")}}))
-	bindExporter(t, ac.ns)
+	if exporterRBAC {
+		bindExporter(t, ac.ns)
+	}
 
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:     env.Scheme,
@@ -487,10 +494,40 @@ func TestAccessSubjectSecretMissing(t *testing.T) {
 		g.Expect(accessEventReasons(g, ar)).To(ContainElement(privacyv1alpha1.ReasonSubjectSecretNotFound))
 	}, eventually).Should(Succeed())
 	g.Expect(ar.Status.Phase).To(Equal(privacyv1alpha1.AccessFailed))
+	g.Expect(condition(g, ar, privacyv1alpha1.ConditionDeadlineExceeded).Status).To(Equal(metav1.ConditionFalse))
+
+	// A month and a day later, still stalled: the deadline has passed.
+	ac.clock.Step(32 * 24 * time.Hour)
+	g.Expect(touch(ar)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		c := condition(g, ar, privacyv1alpha1.ConditionDeadlineExceeded)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonDeadlinePassed))
+		g.Expect(accessEventReasons(g, ar)).To(ContainElement(privacyv1alpha1.ReasonDeadlinePassed))
+	}, eventually).Should(Succeed())
 	jobs := &batchv1.JobList{}
 	g.Expect(env.Client.List(context.Background(), jobs, client.InNamespace(ac.ns),
 		client.MatchingLabels{controllers.LabelOwnerKind: "AccessRequest"})).To(Succeed())
 	g.Expect(jobs.Items).To(BeEmpty())
+}
+
+// TestAccessWithoutExporterRBAC: when the export ServiceAccount may not create Secrets,
+// the worker cannot deliver; the export is retried, then the request stalls saying why.
+func TestAccessWithoutExporterRBAC(t *testing.T) {
+	g := NewWithT(t)
+	ac := startAccessManagerWith(t, "access-norbac", false)
+	applySample(t, "privacy_v1alpha1_datamap.yaml", ac.ns, nil)
+	ac.addDatabase(t, g, postgres, "aurora")
+	ar := ac.fileRequest(t, "req-0007", "guest7@mail.example")
+	g.Eventually(func(g Gomega) {
+		c := condition(g, ar, privacyv1alpha1.ConditionStalled)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal("DeliveryFailed"))
+		g.Expect(c.Message).To(ContainSubstring("forbidden"))
+		g.Expect(c.Message).To(ContainSubstring("after 3 attempts"))
+	}, 2*eventually).Should(Succeed())
+	g.Expect(ar.Status.GetTarget("aurora").Attempts).To(BeEquivalentTo(3))
+	g.Expect(exportSecrets(g, ar)).To(BeEmpty())
 }
 
 // TestAccessImmutable: the API server refuses changes to what defines a request, and a
