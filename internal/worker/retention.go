@@ -51,10 +51,22 @@ func (r *runner) ruleBatch(ctx context.Context, tx *sql.Tx, rl *rule, matching p
 		notHeld = not(isHeld)
 	}
 	action := act{eng: r.eng, t: t, preview: preview}
-	if rl.action == plan.ActionDelete {
-		return action.delete(ctx, tx, and(matching, notHeld), sum)
+	var failed error
+	if preview {
+		// Count as the run would act: after the earlier rules on this table.
+		matching = and(matching, r.untouchedBefore(rl, &failed))
 	}
-	return action.anonymize(ctx, tx, rl.columns, and(matching, notHeld), sum)
+	var n int64
+	var err error
+	if rl.action == plan.ActionDelete {
+		n, err = action.delete(ctx, tx, and(matching, notHeld), sum)
+	} else {
+		n, err = action.anonymize(ctx, tx, rl.columns, and(matching, notHeld), sum)
+	}
+	if failed != nil {
+		return 0, failed
+	}
+	return n, err
 }
 
 func (s *tally) addRetained(n int64, latest time.Time) {

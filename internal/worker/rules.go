@@ -121,8 +121,9 @@ type activity struct {
 	col   *engine.Column
 }
 
-// inactive is the rule's inactivity condition: no activity timestamp of the row (in its
-// own table or in tables linked to it) is after Now - InactiveFor.
+// inactive is the rule's inactivity condition: no activity timestamp of the row's data
+// subject (in the row's table or any table linked to the same subject) is after
+// Now - InactiveFor.
 func inactive(s *schema, t *table, spec plan.Rule, now time.Time, mm *mismatches) predicate {
 	if spec.InactiveFor == "" && len(spec.Activity) == 0 {
 		return nil
@@ -149,27 +150,51 @@ func inactive(s *schema, t *table, spec plan.Rule, now time.Time, mm *mismatches
 	return func(q *query, alias string) {
 		for i, a := range acts {
 			q.sql(sep(i, " AND "), "NOT (")
-			recent := func(q *query, alias string) {
-				col := ref(alias, a.col)
-				q.sql(col, " IS NOT NULL AND ", col, " > ", q.bind(cutoff))
-			}
-			if a.table == t {
-				recent(q, alias)
-			} else {
-				// EXISTS a row of the activity table, linked to this row, active recently.
-				inner := q.alias()
-				q.sql("EXISTS (SELECT 1 FROM ", a.table.cat.Quoted, " ", inner, " WHERE ")
-				recent(q, inner)
-				q.sql(" AND (")
-				linkedToRow(a.table, t, alias)(q, inner)
-				q.sql("))")
-			}
+			recentActivity(t, a, cutoff)(q, alias)
 			q.sql(")")
 		}
 	}
 }
 
-// resolveActivity finds "table.column" among the DataMap tables linked to t. Table names
+// recentActivity is a predicate on rows of t: the row's data subject shows activity in a
+// after cutoff. The activity table may be t itself, below it, above it (up to the subject
+// table), or beside it under the same subject row.
+func recentActivity(t *table, a activity, cutoff time.Time) predicate {
+	recent := func(q *query, alias string) {
+		col := ref(alias, a.col)
+		q.sql(col, " IS NOT NULL AND ", col, " > ", q.bind(cutoff))
+	}
+	return func(q *query, alias string) {
+		inner := q.alias()
+		switch {
+		case a.table == t:
+			recent(q, alias)
+			return
+		case a.table.linksTo(t): // below the row: rows linked to it
+			q.sql("EXISTS (SELECT 1 FROM ", a.table.cat.Quoted, " ", inner, " WHERE ")
+			recent(q, inner)
+			q.sql(" AND (")
+			linkedToRow(a.table, t, alias)(q, inner)
+		case t.linksTo(a.table): // above the row: the rows it links to
+			q.sql("EXISTS (SELECT 1 FROM ", a.table.cat.Quoted, " ", inner, " WHERE ")
+			recent(q, inner)
+			q.sql(" AND (")
+			linkedToRow(t, a.table, inner)(q, alias)
+		default: // beside it: rows linked to the same subject row
+			root, subject := t.root(), q.alias()
+			q.sql("EXISTS (SELECT 1 FROM ", root.cat.Quoted, " ", subject, " WHERE (")
+			linkedToRow(t, root, subject)(q, alias)
+			q.sql(") AND EXISTS (SELECT 1 FROM ", a.table.cat.Quoted, " ", inner, " WHERE ")
+			recent(q, inner)
+			q.sql(" AND (")
+			linkedToRow(a.table, root, subject)(q, inner)
+			q.sql(")")
+		}
+		q.sql("))")
+	}
+}
+
+// resolveActivity finds "table.column" among the DataMap tables linked to t's subject. Table names
 // may contain dots, so every split point is tried.
 func resolveActivity(s *schema, t *table, ruleName, a string, mm *mismatches) (activity, bool) {
 	for i := strings.Index(a, "."); i >= 0; i = nextDot(a, i) {
@@ -182,8 +207,8 @@ func resolveActivity(s *schema, t *table, ruleName, a string, mm *mismatches) (a
 			mm.add(at.name(), a[i+1:], plan.ErrMissingColumn, "rule %q: activity column %q does not exist in table %q", ruleName, a[i+1:], at.name())
 			return activity{}, false
 		}
-		if !at.linksTo(t) {
-			mm.add(at.name(), col.Name, plan.ErrInvalidPlan, "rule %q: activity table %q does not link to table %q through subjectVia", ruleName, at.name(), t.name())
+		if at.root() != t.root() {
+			mm.add(at.name(), col.Name, plan.ErrInvalidPlan, "rule %q: activity table %q does not link to the same data subject as table %q", ruleName, at.name(), t.name())
 			return activity{}, false
 		}
 		return activity{table: at, col: col}, isTime(col, at.name(), ruleName, mm)
