@@ -164,7 +164,13 @@ func (r *RetentionPolicyReconciler) collect(ctx context.Context, p *privacyv1alp
 
 func (r *RetentionPolicyReconciler) collectDatabase(ctx context.Context, p *privacyv1alpha1.RetentionPolicy, dr *privacyv1alpha1.DatabaseRun) error {
 	job := &batchv1.Job{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: dr.Job}, job); err != nil {
+	key := client.ObjectKey{Namespace: p.Namespace, Name: dr.Job}
+	err := r.Get(ctx, key, job)
+	if apierrors.IsNotFound(err) {
+		// The cache may not have seen a Job created moments ago: ask the API server.
+		err = r.APIReader.Get(ctx, key, job)
+	}
+	if err != nil {
 		if !apierrors.IsNotFound(err) {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -34,36 +35,44 @@ func pgMajor(binDir string) int {
 	return n
 }
 
-// asServerUser runs cmd as the postgres OS user when the tests run as root:
-// PostgreSQL refuses to run as root.
+// asServerUser runs cmd as the postgres OS user when the tests run as root: PostgreSQL
+// refuses to run as root. The process itself switches user, so signals reach the server.
 func asServerUser(cmd *exec.Cmd) (*exec.Cmd, error) {
 	if os.Geteuid() != 0 {
 		return cmd, nil
 	}
-	if _, err := user.Lookup("postgres"); err != nil {
-		return nil, fmt.Errorf("running as root needs the postgres OS user (created by the postgresql package): %w", err)
+	uid, gid, err := serverUser()
+	if err != nil {
+		return nil, err
 	}
-	args := append([]string{"-u", "postgres", "--", cmd.Path}, cmd.Args[1:]...)
-	wrapped := exec.Command("runuser", args...)
-	wrapped.Env = cmd.Env
-	return wrapped, nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	cmd.Env = append(os.Environ(), "HOME=/tmp")
+	return cmd, nil
+}
+
+func serverUser() (uint32, uint32, error) {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return 0, 0, fmt.Errorf("running as root needs the postgres OS user (created by the postgresql package): %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uint32(uid), uint32(gid), nil
 }
 
 func chownToServerUser(dir string) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	u, err := user.Lookup("postgres")
+	uid, gid, err := serverUser()
 	if err != nil {
 		return err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	return filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Chown(p, uid, gid)
+		return os.Chown(p, int(uid), int(gid))
 	})
 }
 

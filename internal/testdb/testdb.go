@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -136,7 +137,12 @@ func (s *Server) DSN(database string) string {
 // Stop stops the server and removes its data directory.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(os.Interrupt)
+		// PostgreSQL's fast shutdown is SIGINT; MariaDB shuts down on SIGTERM.
+		sig := os.Signal(os.Interrupt)
+		if s.Engine == MariaDB {
+			sig = syscall.SIGTERM
+		}
+		_ = s.cmd.Process.Signal(sig)
 		select {
 		case <-s.done:
 		case <-time.After(20 * time.Second):
