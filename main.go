@@ -154,6 +154,8 @@ func runManager(ctx context.Context, args []string) int {
 		"ConfigMap, in --namespace, that publishes the Subprocessor register (register.json, register.md)")
 	fs.StringVar(&f.controllers.SubprocessorSubscribers, "subprocessor-subscribers", controllers.DefaultSubprocessorSubscribers,
 		"Secret, in --namespace, listing the webhooks notified of register changes (keys NAME.url and NAME.secret)")
+	fs.DurationVar(&f.controllers.Erasure.Window, "erasure-batch-window", controllers.DefaultErasureWindow,
+		"how long a database's first pending ErasureRequest waits for others to share its erasure Job")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs) // --zap-encoder=json|console, --zap-log-level, ...
 	if err := fs.Parse(args); err != nil {
