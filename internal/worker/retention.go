@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/lethe-operator/lethe/internal/engine"
@@ -159,10 +158,11 @@ func notOrTrue(p predicate) predicate {
 	return not(p)
 }
 
-// shardRange returns the primary-key range of this run's shard in t. Tables with a single
-// integer key are split evenly between min and max; any other table is walked whole by
-// shard 0 alone (active is false for the other shards).
-func (r *runner) shardRange(ctx context.Context, t *table) (p predicate, active bool, err error) {
+// shardRange returns the predicate for this run's shard of t: the rows whose integer
+// primary key is index modulo count. The split depends on nothing that changes while the
+// shards run (a range from MIN..MAX would move as other shards delete rows at its ends).
+// Tables without a single integer primary key are done by shard 0 alone.
+func (r *runner) shardRange(_ context.Context, t *table) (p predicate, active bool, err error) {
 	sh := r.plan.Options.Shard
 	if sh == nil || sh.Count <= 1 {
 		return nil, true, nil
@@ -171,45 +171,9 @@ func (r *runner) shardRange(ctx context.Context, t *table) (p predicate, active 
 		return nil, r.shardIndex == 0, nil
 	}
 	pk := t.pk[0]
-	var lo, hi sql.NullInt64
-	err = r.eng.Tx(ctx, func(tx *sql.Tx) error {
-		q := newQuery(r.eng).sql("SELECT MIN(", ref("t", pk), "), MAX(", ref("t", pk), ") FROM ", t.cat.Quoted, " t")
-		return tx.QueryRowContext(ctx, q.String()).Scan(&lo, &hi)
-	})
-	if err != nil || !lo.Valid {
-		return nil, r.shardIndex == 0, err
-	}
-	start, end := shardBounds(lo.Int64, hi.Int64, int64(sh.Count), int64(r.shardIndex))
 	return func(q *query, alias string) {
-		var parts []predicate
-		// The first shard has no lower bound and the last no upper one, so rows inserted
-		// outside min..max meanwhile still belong to a shard.
-		if r.shardIndex > 0 {
-			parts = append(parts, func(q *query, alias string) { q.sql(ref(alias, pk), " >= ", q.bind(start)) })
-		}
-		if r.shardIndex < sh.Count-1 {
-			parts = append(parts, func(q *query, alias string) { q.sql(ref(alias, pk), " < ", q.bind(end)) })
-		}
-		and(parts...)(q, alias)
+		q.sql("ABS(MOD(", ref(alias, pk), ", ", q.bind(int64(sh.Count)), ")) = ", q.bind(int64(r.shardIndex)))
 	}, true, nil
-}
-
-// shardBounds splits min..max into count ranges and returns range index's [start, end).
-// Big integers, because max-min can overflow int64.
-func shardBounds(lo, hi, count, index int64) (start, end int64) {
-	span := new(big.Int).Sub(big.NewInt(hi), big.NewInt(lo))
-	span.Add(span, big.NewInt(1))
-	span.Add(span, big.NewInt(count-1))
-	span.Quo(span, big.NewInt(count))
-	at := func(i int64) int64 {
-		v := new(big.Int).Mul(span, big.NewInt(i))
-		v.Add(v, big.NewInt(lo))
-		if !v.IsInt64() {
-			return hi
-		}
-		return v.Int64()
-	}
-	return at(index), at(index + 1)
 }
 
 // describe names a rule in messages.

@@ -387,3 +387,37 @@ func checkDeleted(t *testing.T, tn *tenant, table string, gone map[int64]bool, a
 		}
 	}
 }
+
+// TestRetentionParallelismSplitsTheRunIntoAnIndexedJob runs the sample policy with
+// parallelism 3: one Indexed Job whose three pods each take a primary-key range, ending
+// where a single pod would.
+func TestRetentionParallelismSplitsTheRunIntoAnIndexedJob(t *testing.T) {
+	g := NewWithT(t)
+	startManager(t)
+	ns := newNamespace(t, "parallel")
+	applyFile(t, filepath.Join("testdata", "retention_datamap.yaml"), ns)
+	tn := &tenant{name: "hotel-aurora", server: postgres}
+	tn.db = loadBookingData(t, postgres, "retention_parallel", 900, time.Now().UTC())
+	tn.before = takeSnapshot(t, tn.db)
+	credentialsSecret(t, ns, "tenant-db", postgres)
+	applySample(t, "privacy_v1alpha1_tenantdatabase.yaml", ns, tenantDatabaseSpec(postgres, "retention_parallel", "tenant-db"))
+	applySample(t, "privacy_v1alpha1_retentionpolicy.yaml", ns, func(spec map[string]any) {
+		spec["parallelism"] = 3
+		spec["batchSize"] = 50
+	})
+	policy := &privacyv1alpha1.RetentionPolicy{}
+	policy.Name, policy.Namespace = "booking-retention", ns
+
+	run := runNow(g, policy, "parallel")
+	g.Expect(run.Result).To(Equal(privacyv1alpha1.RunSucceeded), "%+v", run)
+	g.Expect(run.Databases).To(HaveLen(1))
+	job := &batchv1.Job{}
+	g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: run.Databases[0].Job}, job)).To(Succeed())
+	g.Expect(job.Spec.CompletionMode).To(HaveValue(Equal(batchv1.IndexedCompletion)))
+	g.Expect(job.Spec.Completions).To(HaveValue(BeEquivalentTo(3)))
+	g.Expect(job.Status.Succeeded).To(BeEquivalentTo(3))
+
+	want := expectRetention(tn.before, run.ScheduledTime.Time)
+	checkRetention(t, tn, want, takeSnapshot(t, tn.db))
+	g.Expect(countsOf(run, tn.name)).To(Equal(want.counts))
+}
