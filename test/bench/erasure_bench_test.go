@@ -571,4 +571,3 @@ func stopServer(s *testdb.Server) {
 		'kill -INT ' || split_part(pg_read_file('postmaster.pid'), E'\n', 1)); END $$`)
 	s.Stop()
 }
-
