@@ -82,7 +82,7 @@ func benchmarkEngine(b *testing.B, engineName string, full bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer stopServer(srv)
+	defer srv.Stop()
 	h := &harness{b: b, srv: srv, dir: dir, bin: bin}
 	var f figures
 	f.rows = n
@@ -372,16 +372,4 @@ func letheBinary(b *testing.B, dir string) string {
 		b.Fatalf("go build lethe (or set LETHE_BINARY): %v\n%s", err, msg)
 	}
 	return out
-}
-
-// stopServer asks the server to shut down over SQL before testdb stops it: testdb sends
-// SIGINT, which mariadbd ignores and runuser does not pass on to postgres.
-func stopServer(s *testdb.Server) {
-	stmt := "SHUTDOWN"
-	if s.Engine == testdb.Postgres {
-		stmt = `DO $$ BEGIN EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
-			'kill -INT ' || split_part(pg_read_file('postmaster.pid'), E'\n', 1)); END $$`
-	}
-	_ = s.Exec(context.Background(), stmt)
-	s.Stop()
 }

@@ -65,24 +65,13 @@ func startServers(names ...string) (map[string]*testdb.Server, error) {
 	return out, errors.Join(errs...)
 }
 
-// stopAll stops the servers side by side, asking each to shut down over SQL first:
-// testdb.Stop sends SIGINT, which mariadbd ignores and runuser does not pass on to
-// postgres, so each would otherwise wait out testdb's 20 s grace period.
+// stopAll stops the servers side by side.
 func stopAll() {
 	var wg sync.WaitGroup
-	for name, s := range servers {
-		wg.Go(func() {
-			_ = s.Exec(context.Background(), shutdownStatements[name])
-			s.Stop()
-		})
+	for _, s := range servers {
+		wg.Go(s.Stop)
 	}
 	wg.Wait()
-}
-
-var shutdownStatements = map[string]string{
-	testdb.MariaDB: "SHUTDOWN",
-	testdb.Postgres: `DO $$ BEGIN EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
-		'kill -INT ' || split_part(pg_read_file('postmaster.pid'), E'\n', 1)); END $$`,
 }
 
 var dbCounter atomic.Int64

@@ -1,18 +1,13 @@
 package worker_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/lethe-operator/lethe/internal/testdb"
 )
@@ -30,8 +25,6 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	// The driver logs the connection SHUTDOWN closes; nothing to see.
-	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 	tmp, err := os.MkdirTemp("", "lethe-worker-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -139,22 +132,11 @@ func startServers(names ...string) (map[string]*testdb.Server, error) {
 	return out, errors.Join(errs...)
 }
 
-// stopServers stops the servers side by side, asking each to shut down over SQL first:
-// testdb.Stop sends SIGINT, which mariadbd ignores and runuser does not pass on to
-// postgres, so each would otherwise wait out testdb's 20 s grace period.
+// stopServers stops the servers side by side.
 func stopServers(started map[string]*testdb.Server) {
 	var wg sync.WaitGroup
-	for name, s := range started {
-		wg.Go(func() {
-			_ = s.Exec(context.Background(), shutdownStatements[name])
-			s.Stop()
-		})
+	for _, s := range started {
+		wg.Go(s.Stop)
 	}
 	wg.Wait()
-}
-
-var shutdownStatements = map[string]string{
-	testdb.MariaDB: "SHUTDOWN",
-	testdb.Postgres: `DO $$ BEGIN EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
-		'kill -INT ' || split_part(pg_read_file('postmaster.pid'), E'\n', 1)); END $$`,
 }
