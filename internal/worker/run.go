@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -37,10 +38,25 @@ func Run(ctx context.Context, p plan.Plan, log io.Writer) plan.Report {
 	started := time.Now()
 	report := plan.Report{Kind: p.Kind, StartedAt: started.UTC()}
 	r := &runner{plan: p, report: &report, log: log, now: p.Now.UTC()}
-	r.run(ctx)
+	r.runSafely(ctx)
 	report.DurationMillis = time.Since(started).Milliseconds()
 	report.Succeeded = len(report.Errors) == 0 && len(report.Mismatches) == 0
 	return report
+}
+
+// runSafely runs the plan and turns a bug that panics into an Internal error in the
+// report, so the controller still learns that the run failed. The panic value is not
+// reported (it could quote a value); the stack goes to the log.
+func (r *runner) runSafely(ctx context.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.failf(plan.ErrInternal, "the worker hit a bug (a panic); nothing after it ran")
+			if r.log != nil {
+				r.log.Write(debug.Stack())
+			}
+		}
+	}()
+	r.run(ctx)
 }
 
 func (r *runner) run(ctx context.Context) {
