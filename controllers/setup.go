@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"io"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -16,6 +17,8 @@ type Options struct {
 	LocalJobRunner bool
 	// LocalJobRunnerBinary is the lethe binary the local job runner starts (default: this one).
 	LocalJobRunnerBinary string
+	// LocalJobRunnerOutput, when set, receives the workers' stdout and stderr.
+	LocalJobRunnerOutput io.Writer
 	// OperatorNamespace is where the operator keeps its own objects (the subprocessor
 	// register, keys for fingerprints).
 	OperatorNamespace string
@@ -72,7 +75,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}
 	if o.LocalJobRunner {
 		runner := &jobrunner.Runner{Client: mgr.GetClient(), Binary: o.LocalJobRunnerBinary,
-			LabelKey: LabelManagedBy, LabelValue: ManagedByLethe}
+			LabelKey: LabelManagedBy, LabelValue: ManagedByLethe, Output: o.LocalJobRunnerOutput}
 		if err := runner.SetupWithManager(mgr); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ package jobrunner
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -39,6 +40,8 @@ type Runner struct {
 	direct  client.Client
 	mu      sync.Mutex
 	running map[types.NamespacedName]process
+	// Output, when set, receives every container's stdout and stderr (tests search it).
+	Output io.Writer
 }
 
 // process is one Job's run, known by the Job's UID: a Job deleted and created again
@@ -114,7 +117,7 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	r.running[req.NamespacedName] = process{uid: job.UID, cancel: cancel}
 	go func() {
 		defer r.stop(req.NamespacedName, job.UID)
-		(&run{client: r.direct, binary: r.Binary, job: job.DeepCopy(), config: r.Config}).execute(runCtx)
+		(&run{client: r.direct, binary: r.Binary, job: job.DeepCopy(), config: r.Config, output: r.Output}).execute(runCtx)
 	}()
 	return ctrl.Result{}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -32,6 +33,8 @@ type run struct {
 	job    *batchv1.Job
 	// config reaches the API server, for pods that mount their ServiceAccount token.
 	config *rest.Config
+	// output, when set, also receives the container's stdout and stderr.
+	output io.Writer
 }
 
 // outcome of one pod.
@@ -238,7 +241,11 @@ func (r *run) exec(ctx context.Context, c corev1.Container, paths *strings.Repla
 	}
 	cmd.Env = append(env, extraEnv...)
 	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	var out io.Writer = &logs
+	if r.output != nil {
+		out = io.MultiWriter(&logs, r.output)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	err = cmd.Run()
 	var exitErr *exec.ExitError
 	switch {

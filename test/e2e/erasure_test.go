@@ -75,7 +75,8 @@ func startErasureManagerWith(t *testing.T, prefix string, withKey bool) *erasure
 	jobs.ActiveDeadlineSeconds = 120
 	jobs.BackoffLimit = 0
 	if err := controllers.Setup(mgr, controllers.Options{
-		Jobs: jobs, LocalJobRunner: true, LocalJobRunnerBinary: binary, OperatorNamespace: opNS, Clock: ec.clock,
+		Jobs: jobs, LocalJobRunner: true, LocalJobRunnerBinary: binary, LocalJobRunnerOutput: ec.logs,
+		OperatorNamespace: opNS, Clock: ec.clock,
 		Erasure: controllers.ErasureOptions{Window: time.Second, RetryBackoff: time.Second},
 	}); err != nil {
 		t.Fatal(err)
@@ -354,7 +355,8 @@ func checkNoIdentifier(t *testing.T, g Gomega, ec *erasureCluster, identifier st
 	g.Expect(events).To(BeNumerically(">", 0), "no Events were found to search")
 	logs := ec.logs.String()
 	g.Expect(logs).NotTo(BeEmpty())
-	g.Expect(strings.ToLower(logs)).NotTo(ContainSubstring(strings.ToLower(identifier)), "the manager's logs")
+	g.Expect(logs).To(ContainSubstring(`"kind":"erasure"`), "the workers' output is captured too")
+	g.Expect(strings.ToLower(logs)).NotTo(ContainSubstring(strings.ToLower(identifier)), "the manager's and workers' logs")
 }
 
 // TestErasureNotFound: an identifier no database knows completes with nothing changed.
