@@ -128,6 +128,9 @@ type burstFigures struct {
 	window              string
 	setup, create       time.Duration
 	allComplete         time.Duration
+	allFingerprinted    time.Duration // until every request had its fingerprint
+	allInJob            time.Duration // until every request was in a started Job (0: not seen)
+	lastJobActive       time.Duration // when an unfinished erasure Job was last seen
 	complete            int
 	jobs                map[string]int // plan kind → Jobs created during the burst
 	verifyJobs          int            // schema verification Jobs before the burst
@@ -393,10 +396,26 @@ func (h *burst) run(mgr *manager, nReq, nDB int) burstFigures {
 		list := &privacyv1alpha1.ErasureRequestList{}
 		must(b, h.c.List(ctx, list, client.InNamespace(h.ns)))
 		f.complete = 0
+		fingerprinted, inJob := 0, 0
 		for _, er := range list.Items {
 			if c := findCondition(er.Status.Conditions, privacyv1alpha1.ConditionComplete); c != nil && c.Status == metav1.ConditionTrue {
 				f.complete++
 			}
+			if er.Status.SubjectFingerprint != "" {
+				fingerprinted++
+			}
+			if len(er.Status.Targets) > 0 && (er.Status.Targets[0].Job != "" || er.Status.Targets[0].State == privacyv1alpha1.TargetDone) {
+				inJob++
+			}
+		}
+		if h.erasureJobsActive() {
+			f.lastJobActive = time.Since(start)
+		}
+		if fingerprinted == nReq && f.allFingerprinted == 0 {
+			f.allFingerprinted = time.Since(start)
+		}
+		if inJob == nReq && f.allInJob == 0 {
+			f.allInJob = time.Since(start)
 		}
 		if f.complete == nReq {
 			f.allComplete = time.Since(start)
@@ -452,6 +471,25 @@ func (h *burst) jobsByKind() map[string]int {
 		out[j.Labels[controllers.LabelPlanKind]]++
 	}
 	return out
+}
+
+// erasureJobsActive says whether an erasure Job of the namespace is unfinished.
+func (h *burst) erasureJobsActive() bool {
+	jobs := &batchv1.JobList{}
+	must(h.b, h.c.List(context.Background(), jobs, client.InNamespace(h.ns),
+		client.MatchingLabels{controllers.LabelPlanKind: string(plan.KindErasure)}))
+	for _, j := range jobs.Items {
+		finished := false
+		for _, c := range j.Status.Conditions {
+			if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+				finished = true
+			}
+		}
+		if !finished {
+			return true
+		}
+	}
+	return false
 }
 
 // identifiersLeft counts the requested customers whose email is still in their database.
@@ -514,6 +552,9 @@ func report(b *testing.B, f burstFigures) {
 	fmt.Fprintf(&out, "  filing the requests and their Secrets    %v\n", f.create.Round(time.Millisecond))
 	fmt.Fprintf(&out, "  time until all Complete  %8.1f s    target <= %d s   (%d of %d Complete)\n",
 		f.allComplete.Seconds(), targetSeconds, f.complete, f.requests)
+	fmt.Fprintf(&out, "      all fingerprinted after %.1f s, all in a started Job after %.1f s (sampled every 200ms)\n",
+		f.allFingerprinted.Seconds(), f.allInJob.Seconds())
+	fmt.Fprintf(&out, "      an erasure Job was last seen unfinished after %.1f s\n", f.lastJobActive.Seconds())
 	fmt.Fprintf(&out, "  Jobs created by the burst %7d      target <= %d\n", total, targetJobs)
 	for _, kind := range kinds {
 		fmt.Fprintf(&out, "      %-21s %d\n", kind, f.jobs[kind])
