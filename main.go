@@ -154,6 +154,8 @@ func runManager(ctx context.Context, args []string) int {
 		"ConfigMap, in --namespace, that publishes the Subprocessor register (register.json, register.md)")
 	fs.StringVar(&f.controllers.SubprocessorSubscribers, "subprocessor-subscribers", controllers.DefaultSubprocessorSubscribers,
 		"Secret, in --namespace, listing the webhooks notified of register changes (keys NAME.url and NAME.secret)")
+	fs.StringVar(&f.controllers.Erasure.FingerprintKeySecret, "fingerprint-key-secret", controllers.DefaultFingerprintKeySecret,
+		"Secret, in --namespace, whose key \"key\" holds the HMAC key of subject fingerprints")
 	fs.DurationVar(&f.controllers.Erasure.Window, "erasure-batch-window", controllers.DefaultErasureWindow,
 		"how long a database's first pending ErasureRequest waits for others to share its erasure Job")
 	zapOpts := zap.Options{}

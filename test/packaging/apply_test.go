@@ -39,6 +39,14 @@ func TestEveryRenderedObjectIsAccepted(t *testing.T) {
 			}
 			objs := install.objs(t)
 			apply(t, install.name, objs)
+			// The API server enforces the four-eyes policy. Its binding is then deleted, so
+			// that the next install's policy is tried alone.
+			g := NewWithT(t)
+			g.Expect(ofKind(objs, "ValidatingAdmissionPolicy")).To(HaveLen(1), "%s: the four-eyes policy", install.name)
+			bindings := ofKind(objs, "ValidatingAdmissionPolicyBinding")
+			g.Expect(bindings).To(HaveLen(1), "%s: the four-eyes binding", install.name)
+			fourEyesEnforced(t, deployment(t, objs).Namespace, bindings[0])
+			g.Expect(apiServer.Delete(ctx, bindings[0].DeepCopy())).To(Succeed())
 			// The manager's pod would be admitted in a namespace enforcing the restricted
 			// Pod Security Standard.
 			admitManagerPod(t, objs)

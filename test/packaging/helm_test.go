@@ -33,23 +33,30 @@ func TestHelmTemplateRendersEveryOptionalPart(t *testing.T) {
 	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "ConfigMap"} {
 		g.Expect(ofKind(objs, kind)).NotTo(BeEmpty(), "no %s rendered", kind)
 	}
-	// The worker ServiceAccount and NetworkPolicy exist wherever worker Jobs run.
+	// The worker and export ServiceAccounts, the export RoleBinding and the worker and
+	// export NetworkPolicies exist wherever worker Jobs run.
 	for _, ns := range []string{"lethe-system", "tenant-a", "tenant-b"} {
-		g.Expect(describe(objs)).To(ContainSubstring("ServiceAccount/"+ns+"/lethe-worker"), "worker ServiceAccount in %s", ns)
-		g.Expect(describe(objs)).To(ContainSubstring("NetworkPolicy/"+ns+"/lethe-worker"), "worker NetworkPolicy in %s", ns)
-		g.Expect(describe(objs)).To(ContainSubstring("Role/"+ns+"/lethe-worker"), "worker Role in %s", ns)
+		for _, want := range []string{
+			"ServiceAccount/" + ns + "/lethe-worker", "NetworkPolicy/" + ns + "/lethe-worker",
+			"ServiceAccount/" + ns + "/privacy-exporter", "RoleBinding/" + ns + "/lethe-exporter",
+			"NetworkPolicy/" + ns + "/lethe-exporter",
+		} {
+			g.Expect(describe(objs)).To(ContainSubstring(want))
+		}
 	}
 	for _, sa := range ofKind(objs, "ServiceAccount") {
-		if sa.GetName() == "lethe-worker" {
+		if sa.GetName() == "lethe-worker" || sa.GetName() == "privacy-exporter" {
 			g.Expect(sa.Object["automountServiceAccountToken"]).To(BeFalse(), "%s mounts a token", id(sa))
 		}
 	}
+	g.Expect(find(t, objs, "ValidatingAdmissionPolicyBinding", "lethe-erasurerequest-four-eyes").Object).
+		To(HaveKeyWithValue("spec", HaveKeyWithValue("validationActions", []any{"Warn", "Audit"})))
 
-	// Without the worker toggle, the worker has no Role at all.
+	// The worker has no Role at all: its pods need no API access.
 	defaults := renderChart(t, "lethe", "lethe-system")
 	for _, kind := range []string{"Role", "RoleBinding"} {
-		for _, o := range ofKind(defaults, kind) {
-			g.Expect(o.GetName()).NotTo(ContainSubstring("worker"), "%s rendered with default values", id(o))
+		for _, o := range append(ofKind(defaults, kind), ofKind(objs, kind)...) {
+			g.Expect(o.GetName()).NotTo(ContainSubstring("worker"), "%s rendered", id(o))
 		}
 	}
 	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "ConfigMap"} {
@@ -68,6 +75,8 @@ func TestHelmValuesReachTheManager(t *testing.T) {
 		"--leader-elect",
 		"--worker-image="+image,
 		"--worker-service-account=lethe-worker",
+		"--export-service-account=privacy-exporter",
+		"--erasure-batch-window=30s",
 		"--job-ttl-seconds=600",
 		"--job-active-deadline-seconds=7200",
 		"--job-backoff-limit=0",
@@ -129,6 +138,12 @@ func TestValuesSchemaRejectsBadValues(t *testing.T) {
 		{"namespace that is not a DNS label", []string{"--set", "worker.namespaces[0]=Tenant_A"}, "namespaces"},
 		{"digest that is not sha256", []string{"--set", "image.digest=latest"}, "digest"},
 		{"port out of range", []string{"--set", "manager.metricsPort=70000"}, "metricsPort"},
+		{"batch window that is not a duration", []string{"--set", "erasureRequests.batchWindow=10"}, "batchWindow"},
+		{"export ServiceAccount without a name", []string{"--set", "worker.exportServiceAccount.name="}, "name"},
+		{"fingerprint Secret that is not a name", []string{"--set", "fingerprintKey.existingSecret=My_Key"}, "existingSecret"},
+		{"admission action outside the enum", []string{"--set", "admission.fourEyes.validationActions[0]=Reject"}, "validationActions"},
+		{"admission Deny with Warn", []string{"--set", "admission.fourEyes.validationActions={Deny,Warn}"}, "validationActions"},
+		{"the removed worker.rbac", []string{"--set", "worker.rbac.createSecrets=true"}, "rbac"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, cmd := range [][]string{

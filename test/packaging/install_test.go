@@ -107,8 +107,9 @@ func TestManagerDeploymentIsRestricted(t *testing.T) {
 
 // config/default builds the install the chart makes as release "lethe" in namespace
 // lethe-system: the same objects with the same names, specs and rules. Only labels
-// differ (Helm's own), and kustomize creates the namespace Helm leaves to
-// --create-namespace.
+// differ (Helm's own), kustomize creates the namespace Helm leaves to
+// --create-namespace, and the fingerprint key, which config/default leaves to its user
+// (its secretGenerator is switched on here), is random in the chart.
 func TestConfigDefaultBuildsTheChartsInstall(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -123,7 +124,14 @@ func TestConfigDefaultBuildsTheChartsInstall(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			chart := byID(renderChart(t, "lethe", "lethe-system", tc.chartArgs...))
-			kustomize := byID(buildKustomize(t, tc.optional...))
+			kustomize := byID(buildKustomize(t, append(tc.optional, fingerprintKeyPart)...))
+			// The keys differ (the chart's is random); both are 32 bytes.
+			for name, objs := range map[string]map[string]*unstructured.Unstructured{"the chart": chart, "config/default": kustomize} {
+				secret, ok := objs["Secret/lethe-system/lethe-fingerprint-key"]
+				g.Expect(ok).To(BeTrue(), "%s has no fingerprint key Secret", name)
+				g.Expect(fingerprintKey(t, secret)).To(HaveLen(32), "%s: the fingerprint key", name)
+				unstructured.RemoveNestedField(secret.Object, "data", "key")
+			}
 			ns, ok := kustomize["Namespace/lethe-system"]
 			g.Expect(ok).To(BeTrue(), "config/default creates no namespace lethe-system")
 			g.Expect(ns.GetLabels()).To(HaveKeyWithValue("pod-security.kubernetes.io/enforce", "restricted"))

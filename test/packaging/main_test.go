@@ -34,6 +34,8 @@ var (
 	// apiServer is a client of the envtest API server, with strict field validation:
 	// a field the API does not know fails the request instead of being dropped.
 	apiServer client.Client
+	// testEnv is the envtest environment behind apiServer, for kubeconfigs (Helm).
+	testEnv *envtest.Environment
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -70,6 +72,7 @@ func run(m *testing.M) int {
 		}()
 	}
 	env, startErr := startAPIServer()
+	testEnv = env
 	wg.Wait()
 	if env != nil {
 		defer func() { _ = env.Stop() }()

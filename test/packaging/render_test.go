@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +65,8 @@ func renderChart(t *testing.T, release, namespace string, args ...string) []*uns
 
 // buildKustomize runs kustomize on config/default. Each optional part names a
 // commented `# - ../<part>` line of config/default/kustomization.yaml to switch on, as
-// a user would by uncommenting it.
+// a user would by uncommenting it; the part fingerprintKeyPart uncomments the
+// documented secretGenerator and writes its key file, as the comment there says.
 func buildKustomize(t *testing.T, optional ...string) []*unstructured.Unstructured {
 	t.Helper()
 	fsys := filesys.MakeFsInMemory()
@@ -89,6 +91,13 @@ func buildKustomize(t *testing.T, optional ...string) []*unstructured.Unstructur
 		t.Fatal(err)
 	}
 	for _, part := range optional {
+		if part == fingerprintKeyPart {
+			b = uncommentSecretGenerator(t, b)
+			if err := fsys.WriteFile(filepath.Join(defaultDir, "fingerprint.key"), kustomizeFingerprintKey); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		commented := "  # - ../" + part + "\n"
 		if !bytes.Contains(b, []byte(commented)) {
 			t.Fatalf("config/default/kustomization.yaml has no line %q to uncomment", strings.TrimSpace(commented))
@@ -111,6 +120,28 @@ func buildKustomize(t *testing.T, optional ...string) []*unstructured.Unstructur
 		t.Fatalf("kustomize build config/default: %v", err)
 	}
 	return objs
+}
+
+// fingerprintKeyPart is buildKustomize's name for config/default's commented
+// secretGenerator of the fingerprint key, and kustomizeFingerprintKey the key it reads.
+const fingerprintKeyPart = "fingerprint-key"
+
+var kustomizeFingerprintKey = []byte("0123456789abcdef0123456789abcdef")
+
+// uncommentSecretGenerator removes the "# " before the `# secretGenerator:` line of a
+// kustomization and the indented comment lines that follow it.
+func uncommentSecretGenerator(t *testing.T, b []byte) []byte {
+	t.Helper()
+	lines := strings.SplitAfter(string(b), "\n")
+	start := slices.Index(lines, "# secretGenerator:\n")
+	if start < 0 {
+		t.Fatal("config/default/kustomization.yaml has no line \"# secretGenerator:\" to uncomment")
+	}
+	lines[start] = strings.TrimPrefix(lines[start], "# ")
+	for i := start + 1; i < len(lines) && strings.HasPrefix(lines[i], "#   "); i++ {
+		lines[i] = strings.TrimPrefix(lines[i], "# ")
+	}
+	return []byte(strings.Join(lines, ""))
 }
 
 // decode splits a YAML stream into objects, skipping empty documents.

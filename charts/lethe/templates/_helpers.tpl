@@ -47,6 +47,14 @@ app.kubernetes.io/component: manager
 {{- end }}
 {{- end }}
 
+{{/*
+The Secret holding the HMAC key of subject fingerprints (key "key"), in the release
+namespace: fingerprintKey.existingSecret, else the one the chart creates.
+*/}}
+{{- define "lethe.fingerprintKeySecretName" -}}
+{{- default (printf "%s-fingerprint-key" (include "lethe.fullname" .)) .Values.fingerprintKey.existingSecret }}
+{{- end }}
+
 {{/* The image both the manager and the worker Jobs run: one binary, two subcommands. */}}
 {{- define "lethe.image" -}}
 {{- $tag := default .Chart.AppVersion .Values.image.tag }}
