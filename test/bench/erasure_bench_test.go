@@ -79,7 +79,7 @@ func BenchmarkErasureBurst(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer stopServer(srv)
+	defer srv.Stop()
 
 	h := &burst{b: b, env: env, srv: srv, dir: dir, bin: bin, ns: "erasure-bench", opNS: "lethe-bench-system"}
 	setupStart := time.Now()
@@ -603,12 +603,4 @@ func letheBinary(b *testing.B, dir string) string {
 		b.Fatalf("go build lethe (or set LETHE_BINARY): %v\n%s", err, msg)
 	}
 	return out
-}
-
-// stopServer asks the server to shut down over SQL before testdb stops it: testdb sends
-// SIGINT, which runuser does not pass on to postgres.
-func stopServer(s *testdb.Server) {
-	_ = s.Exec(context.Background(), `DO $$ BEGIN EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
-		'kill -INT ' || split_part(pg_read_file('postmaster.pid'), E'\n', 1)); END $$`)
-	s.Stop()
 }
