@@ -11,13 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	. "github.com/onsi/gomega"
-	"go.uber.org/zap/zapcore"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -25,12 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
@@ -41,7 +34,7 @@ import (
 // accessCluster is one access test's namespace, manager logs and clock.
 type accessCluster struct {
 	ns    string
-	logs  *lockedLog
+	logs  *lockedBuffer
 	clock *clocktesting.FakeClock
 }
 
@@ -56,38 +49,11 @@ func startAccessManager(t *testing.T, prefix string) *accessCluster {
 
 func startAccessManagerWith(t *testing.T, prefix string, exporterRBAC bool) *accessCluster {
 	t.Helper()
-	ctx := context.Background()
-	ac := &accessCluster{ns: newNamespace(t, prefix), logs: &lockedLog{}, clock: clocktesting.NewFakeClock(time.Now())}
-	opNS := newNamespace(t, "lethe-op")
-	must(t, env.Client.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: controllers.DefaultFingerprintKeySecret, Namespace: opNS},
-		Data:       map[string][]byte{"key": []byte("e2e-access-fingerprint-key-0123456789")}}))
+	ac := &accessCluster{ns: newNamespace(t, prefix), logs: &lockedBuffer{}, clock: clocktesting.NewFakeClock(time.Now())}
 	if exporterRBAC {
 		bindExporter(t, ac.ns)
 	}
-
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:     env.Scheme,
-		Logger:     zap.New(zap.WriteTo(ac.logs), zap.Level(zapcore.Level(-10))),
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	must(t, err)
-	jobs := controllers.DefaultJobSettings()
-	jobs.ActiveDeadlineSeconds = 120
-	jobs.BackoffLimit = 0
-	must(t, controllers.Setup(mgr, controllers.Options{
-		Jobs: jobs, LocalJobRunner: true, LocalJobRunnerBinary: binary, OperatorNamespace: opNS, Clock: ac.clock,
-	}))
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(runCtx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runManager(t, managerSetup{clock: ac.clock, operatorNamespace: operatorNamespace(t, true), logs: ac.logs})
 	return ac
 }
 
@@ -607,24 +573,6 @@ func accessEventReasons(g Gomega, ar *privacyv1alpha1.AccessRequest) []string {
 		}
 	}
 	return out
-}
-
-// lockedLog collects the manager's logs from many goroutines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func must(t *testing.T, err error) {

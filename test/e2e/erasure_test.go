@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,13 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
-	"go.uber.org/zap/zapcore"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -23,12 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
@@ -54,42 +46,8 @@ func startErasureManager(t *testing.T, prefix string) *erasureCluster {
 func startErasureManagerWith(t *testing.T, prefix string, withKey bool) *erasureCluster {
 	t.Helper()
 	ec := &erasureCluster{ns: newNamespace(t, prefix), logs: &lockedBuffer{}, clock: &shiftedClock{}}
-	opNS := newNamespace(t, "lethe-op")
-	key := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: controllers.DefaultFingerprintKeySecret, Namespace: opNS},
-		Data: map[string][]byte{"key": []byte("e2e-fingerprint-key-0123456789abcdef")}}
-	if withKey {
-		if err := env.Client.Create(context.Background(), key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:     env.Scheme,
-		Logger:     zap.New(zap.WriteTo(ec.logs), zap.Level(zapcore.Level(zapDebug))),
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs := controllers.DefaultJobSettings()
-	jobs.ActiveDeadlineSeconds = 120
-	jobs.BackoffLimit = 0
-	if err := controllers.Setup(mgr, controllers.Options{
-		Jobs: jobs, LocalJobRunner: true, LocalJobRunnerBinary: binary, LocalJobRunnerOutput: ec.logs,
-		OperatorNamespace: opNS, Clock: ec.clock,
-		Erasure: controllers.ErasureOptions{Window: time.Second, RetryBackoff: time.Second},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runManager(t, managerSetup{clock: ec.clock, operatorNamespace: operatorNamespace(t, withKey), logs: ec.logs,
+		erasure: controllers.ErasureOptions{Window: time.Second, RetryBackoff: time.Second}})
 	t.Cleanup(func() { ec.dumpOnFailure(t) })
 	return ec
 }
@@ -120,8 +78,6 @@ func (ec *erasureCluster) dumpOnFailure(t *testing.T) {
 		}
 	}
 }
-
-const zapDebug = -10
 
 // addDatabase creates a booking database on the server and a TenantDatabase for it,
 // and waits for its schema to be verified.
@@ -614,24 +570,6 @@ type shiftedClock struct{ offset atomic.Int64 }
 func (c *shiftedClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
 func (c *shiftedClock) shift(d time.Duration)           { c.offset.Add(int64(d)) }
-
-// lockedBuffer collects the manager's logs from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestErasureFourEyes installs the admission policy from config/admission (its binding
 // narrowed to the test's namespace) and files and approves requests as two users.

@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -12,13 +13,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -94,22 +98,47 @@ func lethebinary() (string, error) {
 	return out, nil
 }
 
+// managerSetup tunes the manager one test runs; the zero value is the plain manager.
+type managerSetup struct {
+	// clock replaces the controllers' clock.
+	clock clock.PassiveClock
+	// operatorNamespace holds the operator's own objects (fingerprint key, register).
+	operatorNamespace string
+	// logs, when set, receives the manager's logs at the most verbose level and the
+	// workers' output, so tests can search them.
+	logs io.Writer
+	// erasure tunes ErasureRequest batching.
+	erasure controllers.ErasureOptions
+}
+
 // startManager runs the controllers with the local job runner until the test ends or
 // stop is called.
 func startManager(t *testing.T) (stop func()) {
+	return runManager(t, managerSetup{})
+}
+
+// runManager runs the controllers as the setup says, with the local job runner.
+func runManager(t *testing.T, s managerSetup) (stop func()) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	opts := ctrl.Options{
 		Scheme:     env.Scheme,
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	if s.logs != nil {
+		opts.Logger = zap.New(zap.WriteTo(s.logs), zap.Level(zapcore.Level(-10)))
+	}
+	mgr, err := ctrl.NewManager(env.Config, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	jobs := controllers.DefaultJobSettings()
 	jobs.ActiveDeadlineSeconds = 120
 	jobs.BackoffLimit = 0
-	if err := controllers.Setup(mgr, controllers.Options{Jobs: jobs, LocalJobRunner: true, LocalJobRunnerBinary: binary}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{
+		Jobs: jobs, LocalJobRunner: true, LocalJobRunnerBinary: binary, LocalJobRunnerOutput: s.logs,
+		OperatorNamespace: s.operatorNamespace, Clock: s.clock, Erasure: s.erasure,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -120,16 +149,43 @@ func startManager(t *testing.T) (stop func()) {
 			t.Errorf("manager: %v", err)
 		}
 	}()
-	var once bool
-	stop = func() {
-		if !once {
-			once = true
-			cancel()
-			<-done
-		}
-	}
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
 	return stop
+}
+
+// operatorNamespace creates the operator's namespace of one test, with the fingerprint
+// key Secret unless withKey is false.
+func operatorNamespace(t *testing.T, withKey bool) string {
+	t.Helper()
+	ns := newNamespace(t, "lethe-op")
+	if withKey {
+		key := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: controllers.DefaultFingerprintKeySecret, Namespace: ns},
+			Data: map[string][]byte{"key": []byte("e2e-fingerprint-key-0123456789abcdef")}}
+		if err := env.Client.Create(context.Background(), key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ns
+}
+
+// lockedBuffer collects logs written from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // newNamespace creates a namespace for one test.
@@ -199,7 +255,7 @@ func credentialsSecret(t *testing.T, namespace, name string, s *testdb.Server) {
 	t.Helper()
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Data: map[string][]byte{"username": []byte(s.User), "password": []byte(s.Password), "ca.crt": s.CACert},
+		Data:       map[string][]byte{"username": []byte(s.User), "password": []byte(s.Password), "ca.crt": s.CACert},
 	}
 	if err := env.Client.Create(context.Background(), secret); err != nil {
 		t.Fatal(err)

@@ -192,7 +192,6 @@ func hangingServer(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-
 // jobWatch records every Job seen in a namespace and the most that were unfinished at once.
 type jobWatch struct {
 	mu      sync.Mutex
