@@ -48,6 +48,18 @@ spec:
   dataMapRef: booking-app
 `
 
+const validRetentionPolicy = `
+apiVersion: privacy.lethe.dev/v1alpha1
+kind: RetentionPolicy
+metadata: {name: booking-retention, namespace: default}
+spec:
+  databaseSelector: {matchLabels: {app: booking}}
+  schedule: "0 3 * * *"
+  timeZone: Europe/Copenhagen
+  rules:
+  - {name: support-mail, table: support_tickets, action: delete, olderThan: P3M, column: created_at}
+`
+
 // TestAdmissionRejectsBadManifests applies manifests that are each wrong in one way and
 // checks that the API server refuses them with a message a user understands.
 func TestAdmissionRejectsBadManifests(t *testing.T) {
@@ -78,6 +90,17 @@ func TestAdmissionRejectsBadManifests(t *testing.T) {
 		{"hash without a key", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: phone, category: contact, mask: {strategy: hash}}]}]`, `strategy hash needs hashKeySecretRef`},
 		{"special category kept in a hash", validDataMap, `{hashKeySecretRef: {name: k, key: key}, tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: diagnosis, category: special, mask: {strategy: hash}}]}]}`, `special-category data (GDPR Art. 9) may only be nullified or redacted`},
 		{"unknown strategy", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: email, category: contact, mask: {strategy: scramble}}]}]`, `Unsupported value: "scramble"`},
+		{"schedule that is not cron", validRetentionPolicy, `schedule: "every night"`, `spec.schedule: Invalid value: "every night"`},
+		{"olderThan and inactiveFor together", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P1Y, column: c, inactiveFor: P1Y, activity: [t.c]}]`, `a rule uses olderThan or inactiveFor, not both`},
+		{"olderThan without a column", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P1Y}]`, `olderThan needs column`},
+		{"inactiveFor without activity", validRetentionPolicy, `rules: [{name: r, table: t, action: anonymize, inactiveFor: P3Y}]`, `inactiveFor needs activity`},
+		{"a rule matching every row", validRetentionPolicy, `rules: [{name: r, table: t, action: delete}]`, `a rule matching every row is refused`},
+		{"columns on a delete", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, columns: [alias], where: [{column: c, op: isNull}]}]`, `columns are the columns to anonymize: only with action anonymize`},
+		{"in without values", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, where: [{column: c, op: in, value: x}]}]`, `op in needs values`},
+		{"eq without a value", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, where: [{column: c, op: eq}]}]`, `ops eq, ne, lt and gt need one value`},
+		{"raw SQL as an operator", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, where: [{column: c, op: "= 1 OR 1=1 --", value: x}]}]`, `Unsupported value: "= 1 OR 1=1 --"`},
+		{"activity that is not table.column", validRetentionPolicy, `rules: [{name: r, table: t, action: anonymize, inactiveFor: P3Y, activity: ["last_login; DROP"]}]`, `activity[0]: Invalid value`},
+		{"parallelism out of range", validRetentionPolicy, `parallelism: 1000`, `spec.parallelism: Invalid value: 1000`},
 		{"identity type with spaces", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {"e mail": email}}]`, `identity types are short camelCase words`},
 	}
 	if len(cases) < 15 {
@@ -99,7 +122,7 @@ func TestAdmissionRejectsBadManifests(t *testing.T) {
 
 func TestAdmissionAcceptsTheExamples(t *testing.T) {
 	env := testenv.Start(t)
-	for _, manifest := range []string{validDataMap, validTenantDatabase} {
+	for _, manifest := range []string{validDataMap, validTenantDatabase, validRetentionPolicy} {
 		if err := env.Client.Create(context.Background(), withSpecEdit(t, manifest, "")); err != nil {
 			t.Fatalf("rejected: %v", err)
 		}
