@@ -105,7 +105,7 @@ func fakeJob(t *testing.T, c client.Client, name, planJSON string, backoff int32
 					Args: []string{"worker", "--plan", "/etc/lethe/plan/plan.json", "--termination-log", "/dev/termination-log"},
 					Env: []corev1.EnvVar{{Name: "LETHE_FAKE_WORKER", Value: "1"}, {Name: "GREETING", Value: "hello"},
 						{Name: "PID_FILE", Value: os.Getenv("PID_FILE_" + name)}},
-					VolumeMounts: []corev1.VolumeMount{{Name: "plan", MountPath: "/etc/lethe/plan"}, {Name: "db", MountPath: "/var/run/lethe/db"}},
+					VolumeMounts:           []corev1.VolumeMount{{Name: "plan", MountPath: "/etc/lethe/plan"}, {Name: "db", MountPath: "/var/run/lethe/db"}},
 					TerminationMessagePath: "/dev/termination-log",
 				}},
 			}},
