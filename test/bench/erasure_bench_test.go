@@ -37,11 +37,13 @@ import (
 //	LETHE_BENCH_REQUESTS   ErasureRequests filed at once (default 1,000)
 //	LETHE_BENCH_DATABASES  TenantDatabases they are spread over (default 20)
 //	LETHE_BENCH_WINDOW     the manager's --erasure-batch-window (default: the manager's)
+//	LETHE_BENCH_JOBS       when set, the burst's erasure Jobs are listed one by one
 //	LETHE_BINARY           the lethe binary (default: built by the benchmark)
 const (
 	requestsEnv  = "LETHE_BENCH_REQUESTS"
 	databasesEnv = "LETHE_BENCH_DATABASES"
 	windowEnv    = "LETHE_BENCH_WINDOW"
+	jobsEnv      = "LETHE_BENCH_JOBS"
 )
 
 // The targets, printed beside the figures; nothing is asserted on them.
@@ -101,6 +103,7 @@ func BenchmarkErasureBurst(b *testing.B) {
 	f.peakKiB = max(f.peakKiB, mgr.stop())
 	f.requests, f.databases, f.setup, f.window = nReq, nDB, setup, h.window
 	f.left = h.identifiersLeft(nReq, nDB)
+	f.states = h.targetStates()
 	report(b, f)
 	if f.complete < nReq {
 		b.Errorf("%d of %d requests Complete after %v; the manager's log is %s", f.complete, nReq, completeTimeout, mgr.logPath)
@@ -108,6 +111,9 @@ func BenchmarkErasureBurst(b *testing.B) {
 	}
 	if f.left > 0 {
 		b.Errorf("%d requested customers still have their email in the databases", f.left)
+	}
+	if done := f.states[string(privacyv1alpha1.TargetDone)]; done != nReq {
+		b.Errorf("%d of %d requests' targets are Done (every requested customer exists): %v", done, nReq, f.states)
 	}
 }
 
@@ -134,8 +140,10 @@ type burstFigures struct {
 	complete            int
 	jobs                map[string]int // plan kind → Jobs created during the burst
 	verifyJobs          int            // schema verification Jobs before the burst
+	erasureJobs         []jobFigures   // the burst's erasure Jobs, by creation
 	peakKiB             int64
 	left                int
+	states              map[string]int // target state → requests, at the end
 }
 
 func databaseName(i int) string { return fmt.Sprintf("tenant-%02d", i) }
@@ -440,7 +448,53 @@ func (h *burst) run(mgr *manager, nReq, nDB int) burstFigures {
 		}
 	}
 	f.verifyJobs = jobsBefore[string(plan.KindVerify)]
+	f.erasureJobs = h.erasureJobFigures(start)
 	return f
+}
+
+// jobFigures is one erasure Job of the burst: when it was created and ran, relative to
+// the burst's start, and how many requests it covered.
+type jobFigures struct {
+	name                    string
+	database                string
+	created, started, ended time.Duration
+	requests                int
+}
+
+// erasureJobFigures lists the namespace's erasure Jobs created since start, oldest first.
+func (h *burst) erasureJobFigures(start time.Time) []jobFigures {
+	jobs := &batchv1.JobList{}
+	must(h.b, h.c.List(context.Background(), jobs, client.InNamespace(h.ns),
+		client.MatchingLabels{controllers.LabelPlanKind: string(plan.KindErasure)}))
+	var out []jobFigures
+	for _, j := range jobs.Items {
+		if j.CreationTimestamp.Time.Before(start.Truncate(time.Second)) {
+			continue
+		}
+		f := jobFigures{name: j.Name, database: j.Labels[controllers.LabelDatabase],
+			created:  j.CreationTimestamp.Sub(start),
+			requests: len(strings.Split(j.Annotations[controllers.AnnotationRequests], ","))}
+		if t := j.Status.StartTime; t != nil {
+			f.started = t.Sub(start)
+		}
+		if t := j.Status.CompletionTime; t != nil {
+			f.ended = t.Sub(start)
+		} else {
+			for _, c := range j.Status.Conditions {
+				if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+					f.ended = c.LastTransitionTime.Sub(start)
+				}
+			}
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].created != out[j].created {
+			return out[i].created < out[j].created
+		}
+		return out[i].name < out[j].name
+	})
+	return out
 }
 
 // file creates request r's Secret, holding its customer's email, and the ErasureRequest
@@ -512,6 +566,20 @@ func (h *burst) identifiersLeft(nReq, nDB int) int {
 	return left
 }
 
+// targetStates counts the requests' targets by state. Every requested customer exists,
+// so each target should end Done: NotFound means the receipt lost what was erased.
+func (h *burst) targetStates() map[string]int {
+	list := &privacyv1alpha1.ErasureRequestList{}
+	must(h.b, h.c.List(context.Background(), list, client.InNamespace(h.ns)))
+	out := map[string]int{}
+	for _, er := range list.Items {
+		for _, t := range er.Status.Targets {
+			out[string(t.State)]++
+		}
+	}
+	return out
+}
+
 // dumpUnfinished logs a few unfinished requests' conditions.
 func (h *burst) dumpUnfinished() {
 	list := &privacyv1alpha1.ErasureRequestList{}
@@ -560,8 +628,44 @@ func report(b *testing.B, f burstFigures) {
 		fmt.Fprintf(&out, "      %-21s %d\n", kind, f.jobs[kind])
 	}
 	fmt.Fprintf(&out, "  (and %d schema verification Jobs before the burst, one per TenantDatabase)\n", f.verifyJobs)
+	if len(f.erasureJobs) > 0 {
+		var runs []time.Duration
+		var sizes []int
+		perDB := map[string]int{}
+		for _, j := range f.erasureJobs {
+			if j.ended > 0 {
+				runs = append(runs, j.ended-j.started)
+			}
+			sizes = append(sizes, j.requests)
+			perDB[j.database]++
+		}
+		sort.Slice(runs, func(i, j int) bool { return runs[i] < runs[j] })
+		sort.Ints(sizes)
+		maxPerDB := 0
+		for _, n := range perDB {
+			maxPerDB = max(maxPerDB, n)
+		}
+		fmt.Fprintf(&out, "      erasure Jobs: created from %.1f s to %.1f s; up to %d per database; requests per Job %d..%d\n",
+			f.erasureJobs[0].created.Seconds(), f.erasureJobs[len(f.erasureJobs)-1].created.Seconds(), maxPerDB, sizes[0], sizes[len(sizes)-1])
+		if len(runs) > 0 {
+			fmt.Fprintf(&out, "      erasure Job run time (start to finish, second resolution): median %.0f s, max %.0f s\n",
+				runs[len(runs)/2].Seconds(), runs[len(runs)-1].Seconds())
+		}
+		if os.Getenv(jobsEnv) != "" {
+			for _, j := range f.erasureJobs {
+				fmt.Fprintf(&out, "        %-32s %-10s created %5.1f s  started %5.1f s  ended %5.1f s  %3d request(s)\n",
+					j.name, j.database, j.created.Seconds(), j.started.Seconds(), j.ended.Seconds(), j.requests)
+			}
+		}
+	}
 	fmt.Fprintf(&out, "  manager peak RSS          %7.1f MiB  target <= %d MiB\n", mib, targetMiB)
 	fmt.Fprintf(&out, "  requested customers whose email is left: %d\n", f.left)
+	var states []string
+	for st, n := range f.states {
+		states = append(states, fmt.Sprintf("%s %d", st, n))
+	}
+	sort.Strings(states)
+	fmt.Fprintf(&out, "  requests' database targets by state: %s (every customer exists: all should be Done)\n", strings.Join(states, ", "))
 	fmt.Print(out.String())
 }
 
