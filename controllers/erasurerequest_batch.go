@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -36,6 +37,12 @@ const (
 	DefaultErasureRetryBackoff = 30 * time.Second
 	// DefaultErasureBatchSize caps the subjects of one Job.
 	DefaultErasureBatchSize = 100
+	// DefaultErasureBurstHold is how much longer than the window a due batch may wait
+	// for requests that select its database and are still being fingerprinted or
+	// queued, so that a burst of requests shares one Job per database.
+	DefaultErasureBurstHold = 30 * time.Second
+	// batchReconciles is how many databases the batch controller serves at once.
+	batchReconciles = 4
 	// retryFailed is how soon a run that failed for good (a schema problem) is tried
 	// again, in case a person fixed it.
 	retryFailed = time.Hour
@@ -59,6 +66,8 @@ type ErasureBatchReconciler struct {
 	RetryBackoff time.Duration
 	// BatchSize caps the subjects of one Job.
 	BatchSize int
+	// BurstHold is how much longer than Window a due batch waits for arriving requests.
+	BurstHold time.Duration
 }
 
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=erasurerequests,verbs=get;list;watch
@@ -83,6 +92,9 @@ func (r *ErasureBatchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.BatchSize <= 0 {
 		r.BatchSize = DefaultErasureBatchSize
 	}
+	if r.BurstHold <= 0 {
+		r.BurstHold = DefaultErasureBurstHold
+	}
 	erasureJobs := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		k := o.GetLabels()[LabelPlanKind]
 		return k == string(plan.KindErasure) || k == string(plan.KindPreview)
@@ -93,6 +105,7 @@ func (r *ErasureBatchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&privacyv1alpha1.ErasureRequest{}, handler.EnqueueRequestsFromMapFunc(r.databasesOf)).
 		Watches(&batchv1.Job{}, handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(),
 			&privacyv1alpha1.TenantDatabase{}, handler.OnlyControllerOwner()), builder.WithPredicates(erasureJobs)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: batchReconciles}).
 		Complete(r)
 }
 
@@ -121,6 +134,9 @@ type pass struct {
 	requeue  time.Duration
 	// fresh are the requests queued in this pass.
 	fresh map[types.UID]bool
+	// arriving counts, per plan kind, the requests that select the database and are
+	// still being fingerprinted: recently created, no fingerprint yet, not stalled.
+	arriving map[plan.Kind]int
 }
 
 // Reconcile runs one pass for a TenantDatabase's erasure requests.
@@ -143,24 +159,45 @@ func (r *ErasureBatchReconciler) Reconcile(ctx context.Context, req ctrl.Request
 }
 
 // newPass collects the requests that select the database and are ready to act on:
-// fingerprinted (so validated), not complete, not stalled on their Secret.
+// fingerprinted (so validated), not complete, not stalled on their Secret. It also
+// counts the requests still arriving (see pass.arriving).
 func (r *ErasureBatchReconciler) newPass(ctx context.Context, db *privacyv1alpha1.TenantDatabase) (*pass, error) {
 	list := &privacyv1alpha1.ErasureRequestList{}
-	if err := r.List(ctx, list, client.InNamespace(db.Namespace)); err != nil {
+	// The cached objects are not copied wholesale: a burst puts thousands of requests in
+	// the namespace, and only those selecting this database are copied below.
+	if err := r.List(ctx, list, client.InNamespace(db.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
-	p := &pass{db: db, now: r.Clock.Now(), coverage: &retentionCoverage{c: r.Client, db: db}, fresh: map[types.UID]bool{}}
+	p := &pass{db: db, now: r.Clock.Now(), coverage: &retentionCoverage{c: r.Client, db: db}, fresh: map[types.UID]bool{},
+		arriving: map[plan.Kind]int{}}
+	arrivingSince := p.now.Add(-(r.Window + r.BurstHold))
 	for i := range list.Items {
-		er := &list.Items[i]
-		if !selects(er, db) || er.DeletionTimestamp != nil || er.Status.SubjectFingerprint == "" ||
-			isTrue(er.Status.Conditions, privacyv1alpha1.ConditionComplete) ||
-			reasonOf(er.Status.Conditions, privacyv1alpha1.ConditionStalled) == privacyv1alpha1.ReasonSubjectSecretNotFound {
+		cached := &list.Items[i]
+		if !selects(cached, db) || cached.DeletionTimestamp != nil || isTrue(cached.Status.Conditions, privacyv1alpha1.ConditionComplete) {
 			continue
 		}
-		p.bases = append(p.bases, er.DeepCopy())
-		p.requests = append(p.requests, er)
+		if cached.Status.SubjectFingerprint == "" {
+			if !isTrue(cached.Status.Conditions, privacyv1alpha1.ConditionStalled) && cached.CreationTimestamp.Time.After(arrivingSince) {
+				p.arriving[kindFor(cached)]++
+			}
+			continue
+		}
+		if reasonOf(cached.Status.Conditions, privacyv1alpha1.ConditionStalled) == privacyv1alpha1.ReasonSubjectSecretNotFound {
+			continue
+		}
+		p.bases = append(p.bases, cached.DeepCopy())
+		p.requests = append(p.requests, cached.DeepCopy())
 	}
 	return p, nil
+}
+
+// kindFor is the plan kind a request runs next before it has a target: a preview until
+// it is approved.
+func kindFor(er *privacyv1alpha1.ErasureRequest) plan.Kind {
+	if er.Approved() {
+		return plan.KindErasure
+	}
+	return plan.KindPreview
 }
 
 // run folds finished Jobs, then starts the next batch of each plan kind when it is due.
@@ -271,11 +308,20 @@ func (r *ErasureBatchReconciler) startBatch(ctx context.Context, p *pass, kind p
 			due = append(due, er)
 		}
 	}
+	// The controller learns each subject's outcome from the report in the worker's
+	// termination message: a batch whose report would be cut to fit loses the subjects'
+	// results, so a batch takes only as many subjects as its report has room for.
+	fits := reportRoom(p.dm, kind, due)
+	full := fits < len(due) || len(due) >= r.BatchSize
+	due = due[:fits]
 	if len(due) == 0 {
 		return nil
 	}
 	if p.now.Before(opens) {
 		p.wake(opens.Sub(p.now))
+		return nil
+	}
+	if !full && r.holdForArrivals(p, kind, all, opens) {
 		return nil
 	}
 	due, err := r.withSecrets(ctx, p, due)
@@ -315,6 +361,31 @@ func (r *ErasureBatchReconciler) startBatch(ctx context.Context, p *pass, kind p
 		r.event(er, corev1.EventTypeNormal, "JobStarted", "Erase", fmt.Sprintf("%s Job %s started in TenantDatabase %s", kind, live.Name, p.db.Name))
 	}
 	return nil
+}
+
+// holdForArrivals says whether a due batch should wait for requests that will join it
+// soon: requests selecting the database that are still being fingerprinted, or were
+// queued in this very pass. It waits at most BurstHold past the window (and the caller
+// does not ask once the batch is full). A burst of requests thus shares one Job per
+// database (as far as the batch size allows) instead of a Job per window's worth of
+// fingerprinting.
+func (r *ErasureBatchReconciler) holdForArrivals(p *pass, kind plan.Kind, all []*privacyv1alpha1.ErasureRequest, opens time.Time) bool {
+	deadline := opens.Add(r.BurstHold)
+	if !p.now.Before(deadline) {
+		return false
+	}
+	arriving := p.arriving[kind]
+	for _, er := range all {
+		if p.fresh[er.UID] {
+			arriving++
+		}
+	}
+	if arriving == 0 {
+		return false
+	}
+	// Their status updates bring the next pass; the wake is a backstop.
+	p.wake(min(deadline.Sub(p.now), time.Second))
+	return true
 }
 
 // wake asks for the next pass after d at the latest.

@@ -32,6 +32,9 @@ const (
 	// recheckDeadline bounds how long an unfinished request sleeps, so a deadline is
 	// noticed even if nothing else happens.
 	recheckDeadline = 10 * time.Minute
+	// requestReconciles is how many requests are reconciled at once: fingerprinting reads
+	// Secrets uncached, and a burst of requests waits on those round trips, not on CPU.
+	requestReconciles = 16
 )
 
 // ErasureRequestReconciler keeps each ErasureRequest's fingerprint, deadline, conditions,
@@ -67,7 +70,7 @@ func (r *ErasureRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.ErasureRequest{}).
 		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(r.requestsInNamespace)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: requestReconciles}).
 		Complete(r)
 }
 

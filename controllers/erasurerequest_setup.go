@@ -13,8 +13,12 @@ type ErasureOptions struct {
 	Window time.Duration
 	// RetryBackoff is the first wait after a failed run, doubled per attempt (default 30s).
 	RetryBackoff time.Duration
-	// BatchSize caps the requests in one Job (default 100).
+	// BatchSize caps the requests in one Job (default 100); a Job also takes no more
+	// requests than its report has room for in the termination message.
 	BatchSize int
+	// BurstHold is how much longer than Window a due batch waits for requests of the
+	// namespace still being fingerprinted that select its database (default 30s).
+	BurstHold time.Duration
 	// FingerprintKeySecret names the Secret in the operator's namespace whose key "key"
 	// holds the fingerprint HMAC key (default lethe-fingerprint-key).
 	FingerprintKeySecret string
@@ -34,5 +38,6 @@ func setupErasure(mgr ctrl.Manager, o Options) error {
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 		Recorder: mgr.GetEventRecorder("lethe-erasurerequest"), Jobs: o.Jobs, Clock: o.Clock,
 		Window: o.Erasure.Window, RetryBackoff: o.Erasure.RetryBackoff, BatchSize: o.Erasure.BatchSize,
+		BurstHold: o.Erasure.BurstHold,
 	}).SetupWithManager(mgr)
 }
