@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -118,8 +117,8 @@ func readReport(ctx context.Context, r client.Reader, job *batchv1.Job) (*plan.R
 		return nil, ErrNoReport
 	}
 	sort.Slice(messages, func(i, j int) bool { return messages[i].at.Before(&messages[j].at) })
-	report := &plan.Report{}
-	if err := json.Unmarshal([]byte(messages[len(messages)-1].msg), report); err != nil {
+	report, err := plan.DecodeReport([]byte(messages[len(messages)-1].msg))
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoReport, err)
 	}
 	return report, nil

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -303,8 +302,8 @@ func readIndexedReports(ctx context.Context, reader client.Reader, job *batchv1.
 	}
 	var reports []*plan.Report
 	for _, t := range latest {
-		report := &plan.Report{}
-		if err := json.Unmarshal([]byte(t.Message), report); err != nil {
+		report, err := plan.DecodeReport([]byte(t.Message))
+		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrNoReport, err)
 		}
 		reports = append(reports, report)

@@ -159,10 +159,11 @@ func TestSummariseKeepsTheReportUnderTheTerminationMessageLimit(t *testing.T) {
 	if len(b) > worker.MaxTerminationMessage {
 		t.Fatalf("summary is %d bytes", len(b))
 	}
-	var s plan.Report
-	if err := json.Unmarshal(b, &s); err != nil {
+	decoded, err := plan.DecodeReport(b)
+	if err != nil {
 		t.Fatal(err)
 	}
+	s := *decoded
 	if !s.Truncated || len(s.Errors) == 0 || s.Errors[0].Code != plan.ErrTimeout {
 		t.Fatalf("summary = %s", b)
 	}

@@ -11,7 +11,8 @@ import (
 // MaxTerminationMessage is the size Kubernetes keeps of a container's termination message.
 const MaxTerminationMessage = 4096
 
-// Summarise returns the JSON of report, shrunk to at most limit bytes: results are merged
+// Summarise returns report encoded by plan.EncodeReport (JSON, compressed when long),
+// shrunk to at most limit bytes: results are merged
 // (dropping zero rows, then rules and subjects, then tables), then mismatches, errors and
 // the remaining counts are cut, and Truncated is set. The summary keeps what a controller
 // needs first: success, error codes and row totals per outcome.
@@ -36,21 +37,31 @@ func Summarise(report plan.Report, limit int) []byte {
 			r.Results = merge(r.Results, func(plan.Result) plan.Result { return plan.Result{Table: "*", Outcome: "*"} })
 		},
 	}
-	b := mustJSON(report)
 	for _, step := range steps {
-		if len(b) <= limit {
+		if b, ok := encode(report, limit); ok {
 			return b
 		}
 		step(&report)
 		report.Truncated = true
-		b = mustJSON(report)
 	}
-	if len(b) > limit {
+	b, ok := encode(report, limit)
+	if !ok {
 		// Only pathological input (a huge subject or table name) gets here.
 		b = mustJSON(plan.Report{Kind: report.Kind, Succeeded: report.Succeeded, StartedAt: report.StartedAt,
 			DurationMillis: report.DurationMillis, Truncated: true})
 	}
 	return b
+}
+
+// encode is the report as plan.EncodeReport writes it (JSON, or compressed when that is
+// too long), and whether it fits in limit.
+func encode(r plan.Report, limit int) ([]byte, bool) {
+	b, ok, err := plan.EncodeReport(r, limit)
+	if err != nil {
+		// A Report has only plain fields: this cannot happen.
+		panic(fmt.Sprintf("encode report: %v", err))
+	}
+	return b, ok
 }
 
 func mustJSON(r plan.Report) []byte {
