@@ -90,8 +90,11 @@ func (r *run) execute(ctx context.Context) {
 	r.finish(ctx, completions, failures, "", "")
 }
 
-// finish marks the Job Complete (reason empty) or Failed, as the Job controller does.
+// finish marks the Job Complete (reason empty) or Failed, as the Job controller does. The
+// write is not cancelled with the run: seeing the Job finished stops the run, which must not
+// cut short the very write that finished it.
 func (r *run) finish(ctx context.Context, succeeded, failed int, reason, message string) {
+	ctx = context.WithoutCancel(ctx)
 	now := metav1.Now()
 	err := r.updateJob(ctx, func(s *batchv1.JobStatus) {
 		s.Active = 0
