@@ -42,6 +42,7 @@ func (r *ErasureBatchReconciler) foldFinished(ctx context.Context, p *pass) erro
 				return err
 			}
 			// Deleted before its outcome was read: run the work again (it is idempotent).
+			t.LostReport = t.LostReport || t.State == privacyv1alpha1.TargetRunning
 			t.State, t.Job, t.Message = privacyv1alpha1.TargetPending, "", "the Job "+t.Job+" disappeared; queued again"
 			continue
 		}

@@ -68,6 +68,10 @@ func foldReport(t *privacyv1alpha1.ErasureTarget, kind plan.Kind, subject string
 	case outcomes[plan.OutcomeNotFound]:
 		t.State, t.Tables = privacyv1alpha1.TargetNotFound, nil
 		t.Message = "the identifier matches no subject in this database"
+		if t.LostReport && kind == plan.KindErasure {
+			t.Message = "the identifier matches no subject in this database now: an earlier erasure Job of this " +
+				"request disappeared before its report was read and may have erased it"
+		}
 	case outcomes[plan.OutcomeFailed] || len(mine) == 0:
 		code, msg := reportError(report)
 		t.Message = fmt.Sprintf("%s run failed: %s", kind, msg)

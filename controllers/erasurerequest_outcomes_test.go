@@ -3,6 +3,7 @@ package controllers
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +90,11 @@ func TestFoldReport(t *testing.T) {
 				t.Fatalf("state %s with %d tables (%s), want %s with %d", target.State, len(target.Tables), target.Message, tt.want, tt.tables)
 			}
 		})
+	}
+	lost := &privacyv1alpha1.ErasureTarget{LostReport: true}
+	foldReport(lost, plan.KindErasure, "req-c", report, "")
+	if lost.State != privacyv1alpha1.TargetNotFound || !strings.Contains(lost.Message, "may have erased it") {
+		t.Fatalf("not found after a lost report: %s %q", lost.State, lost.Message)
 	}
 	target := &privacyv1alpha1.ErasureTarget{}
 	foldReport(target, plan.KindErasure, "req-a", report, "")

@@ -148,6 +148,10 @@ type ErasureTarget struct {
 	// Attempts counts failed runs, for the retry backoff.
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
+	// LostReport is set when an erasure Job of the request disappeared before its report
+	// was read: it may have erased the subject, so a later run that finds nothing says so.
+	// +optional
+	LostReport bool `json:"lostReport,omitempty"`
 	// Message explains the state (errors name tables and codes, never values).
 	// +optional
 	Message string `json:"message,omitempty"`
