@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,53 +24,16 @@ import (
 var servers = map[string]*testdb.Server{}
 
 func TestMain(m *testing.M) {
-	started, err := startServers(testdb.Postgres, testdb.MariaDB)
+	started, err := testdb.StartServers(testdb.Postgres, testdb.MariaDB)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "engine tests:", err)
-		stopAll()
+		testdb.StopServers(started)
 		os.Exit(1)
 	}
 	servers = started
 	code := m.Run()
-	stopAll()
+	testdb.StopServers(started)
 	os.Exit(code)
-}
-
-// startServers starts the servers side by side: each takes seconds to come up.
-func startServers(names ...string) (map[string]*testdb.Server, error) {
-	type result struct {
-		name string
-		s    *testdb.Server
-		err  error
-	}
-	results := make(chan result)
-	for _, n := range names {
-		go func() {
-			s, err := testdb.StartServer(n)
-			results <- result{n, s, err}
-		}()
-	}
-	out := map[string]*testdb.Server{}
-	var errs []error
-	for range names {
-		r := <-results
-		if r.err != nil {
-			errs = append(errs, r.err)
-			continue
-		}
-		out[r.name] = r.s
-	}
-	servers = out
-	return out, errors.Join(errs...)
-}
-
-// stopAll stops the servers side by side.
-func stopAll() {
-	var wg sync.WaitGroup
-	for _, s := range servers {
-		wg.Go(s.Stop)
-	}
-	wg.Wait()
 }
 
 var dbCounter atomic.Int64

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 
 	_ "time/tzdata" // Europe/Berlin for the timestamptz cases, whatever the host has
@@ -35,17 +34,15 @@ var (
 func TestMain(m *testing.M) { os.Exit(runWithServers(m)) }
 
 func runWithServers(m *testing.M) int {
-	started, err := startServers(testdb.Postgres, testdb.MariaDB)
-	defer func() {
-		for _, s := range started {
-			s.Stop()
-		}
-	}()
+	names := []string{testdb.Postgres, testdb.MariaDB}
+	started, err := testdb.StartServers(names...)
+	defer testdb.StopServers(started)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mask tests:", err)
 		return 1
 	}
-	for _, s := range started {
+	for _, name := range names {
+		s := started[name]
 		servers[s.Engine] = s
 		e, err := openEngine(s)
 		if err != nil {
@@ -56,28 +53,6 @@ func runWithServers(m *testing.M) int {
 		engines = append(engines, e)
 	}
 	return m.Run()
-}
-
-// startServers starts the engines in parallel: each takes seconds.
-func startServers(names ...string) ([]*testdb.Server, error) {
-	servers := make([]*testdb.Server, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() { servers[i], errs[i] = testdb.StartServer(name) })
-	}
-	wg.Wait()
-	started := []*testdb.Server{}
-	var first error
-	for i, s := range servers {
-		if errs[i] != nil && first == nil {
-			first = fmt.Errorf("starting %s: %w", names[i], errs[i])
-		}
-		if s != nil {
-			started = append(started, s)
-		}
-	}
-	return started, first
 }
 
 func openEngine(s *testdb.Server) (engine, error) {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -222,4 +223,36 @@ func run(cmd *exec.Cmd) error {
 		return fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// StartServers starts servers of the given engines side by side (each takes a second or
+// more) and returns them by engine. On error the servers that did start are returned too,
+// so the caller can stop them with StopServers.
+func StartServers(engines ...string) (map[string]*Server, error) {
+	servers := make([]*Server, len(engines))
+	errs := make([]error, len(engines))
+	var wg sync.WaitGroup
+	for i, e := range engines {
+		wg.Go(func() { servers[i], errs[i] = StartServer(e) })
+	}
+	wg.Wait()
+	started := map[string]*Server{}
+	for i, s := range servers {
+		if s != nil {
+			started[engines[i]] = s
+		}
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("starting %s: %w", engines[i], errs[i])
+		}
+	}
+	return started, errors.Join(errs...)
+}
+
+// StopServers stops the servers side by side.
+func StopServers(servers map[string]*Server) {
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Go(s.Stop)
+	}
+	wg.Wait()
 }

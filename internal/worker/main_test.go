@@ -34,9 +34,9 @@ func runTests(m *testing.M) int {
 	var wg sync.WaitGroup
 	var buildErr error
 	wg.Go(func() { lethe, buildErr = buildLethe(tmp) })
-	started, startErr := startServers(engines...)
+	started, startErr := testdb.StartServers(engines...)
 	wg.Wait()
-	defer stopServers(started)
+	defer testdb.StopServers(started)
 	if err := errors.Join(buildErr, startErr); err != nil {
 		fmt.Fprintln(os.Stderr, "worker tests:", err)
 		return 1
@@ -103,40 +103,4 @@ func buildWorkerOnly(dir string) (string, error) {
 		return "", fmt.Errorf("go build worker stand-in: %v\n%s", err, b)
 	}
 	return out, nil
-}
-
-// startServers starts the servers side by side: each takes seconds to come up.
-func startServers(names ...string) (map[string]*testdb.Server, error) {
-	type result struct {
-		name string
-		s    *testdb.Server
-		err  error
-	}
-	results := make(chan result)
-	for _, n := range names {
-		go func() {
-			s, err := testdb.StartServer(n)
-			results <- result{n, s, err}
-		}()
-	}
-	out := map[string]*testdb.Server{}
-	var errs []error
-	for range names {
-		r := <-results
-		if r.err != nil {
-			errs = append(errs, r.err)
-			continue
-		}
-		out[r.name] = r.s
-	}
-	return out, errors.Join(errs...)
-}
-
-// stopServers stops the servers side by side.
-func stopServers(started map[string]*testdb.Server) {
-	var wg sync.WaitGroup
-	for _, s := range started {
-		wg.Go(s.Stop)
-	}
-	wg.Wait()
 }

@@ -67,14 +67,12 @@ func runSuite(m *testing.M) int {
 		return fail(err)
 	}
 	defer env.Stop()
-	if postgres, err = testdb.StartServer(testdb.Postgres); err != nil {
+	servers, err := testdb.StartServers(testdb.Postgres, testdb.MariaDB)
+	defer testdb.StopServers(servers)
+	if err != nil {
 		return fail(err)
 	}
-	defer postgres.Stop()
-	if mariadb, err = testdb.StartServer(testdb.MariaDB); err != nil {
-		return fail(err)
-	}
-	defer mariadb.Stop()
+	postgres, mariadb = servers[testdb.Postgres], servers[testdb.MariaDB]
 	return m.Run()
 }
 
