@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
@@ -85,7 +86,7 @@ func (r *AccessRequestReconciler) requestsInNamespace(ctx context.Context, obj c
 	}
 	var reqs []reconcile.Request
 	for _, ar := range list.Items {
-		if !isTrue(ar.Status.Conditions, privacyv1alpha1.ConditionComplete) {
+		if !meta.IsStatusConditionTrue(ar.Status.Conditions, privacyv1alpha1.ConditionComplete) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ar)})
 		}
 	}
@@ -129,7 +130,7 @@ func (r *AccessRequestReconciler) reconcile(ctx context.Context, ar *privacyv1al
 		return ctrl.Result{}, nil
 	}
 
-	if isTrue(ar.Status.Conditions, privacyv1alpha1.ConditionComplete) {
+	if meta.IsStatusConditionTrue(ar.Status.Conditions, privacyv1alpha1.ConditionComplete) {
 		// A completed request is a record; only its export's expiry is still to come.
 		ar.Status.ObservedGeneration = ar.Generation
 		return r.expire(ctx, ar, conds, now)
@@ -157,7 +158,7 @@ func (r *AccessRequestReconciler) reconcile(ctx context.Context, ar *privacyv1al
 	if err := r.summarise(ctx, ar, conds, dbs, now, expireAfter); err != nil {
 		return ctrl.Result{}, err
 	}
-	if isTrue(ar.Status.Conditions, privacyv1alpha1.ConditionComplete) {
+	if meta.IsStatusConditionTrue(ar.Status.Conditions, privacyv1alpha1.ConditionComplete) {
 		return r.expire(ctx, ar, conds, now)
 	}
 	// A failed run's retry is a new Job, started on the next pass.
@@ -177,7 +178,7 @@ func (r *AccessRequestReconciler) checkDeadline(ar *privacyv1alpha1.AccessReques
 		return
 	}
 	msg := fmt.Sprintf("the deadline %s passed before the export was complete", deadline.UTC().Format(time.RFC3339))
-	if !isTrue(ar.Status.Conditions, privacyv1alpha1.ConditionDeadlineExceeded) {
+	if !meta.IsStatusConditionTrue(ar.Status.Conditions, privacyv1alpha1.ConditionDeadlineExceeded) {
 		r.event(ar, corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlinePassed, "Deadline", msg)
 	}
 	conds.set(privacyv1alpha1.ConditionDeadlineExceeded, metav1.ConditionTrue, privacyv1alpha1.ReasonDeadlinePassed, msg)
@@ -227,7 +228,7 @@ func secretMeta(ctx context.Context, r client.Reader, namespace, name string) (*
 }
 
 func (r *AccessRequestReconciler) stall(ar *privacyv1alpha1.AccessRequest, conds conditions, reason, msg string) {
-	if !isTrue(ar.Status.Conditions, privacyv1alpha1.ConditionStalled) || reasonOf(ar.Status.Conditions, privacyv1alpha1.ConditionStalled) != reason {
+	if !stalledWith(ar.Status.Conditions, reason) {
 		r.event(ar, corev1.EventTypeWarning, reason, "Validate", msg)
 	}
 	conds.stalled(reason, msg)

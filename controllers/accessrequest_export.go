@@ -8,6 +8,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
@@ -79,7 +80,7 @@ func (r *AccessRequestReconciler) exportFrom(ctx context.Context, ar *privacyv1a
 	if t.Finished() || t.State == privacyv1alpha1.ExportFailed {
 		return nil
 	}
-	if !isTrue(db.Status.Conditions, privacyv1alpha1.ConditionSchemaVerified) {
+	if !meta.IsStatusConditionTrue(db.Status.Conditions, privacyv1alpha1.ConditionSchemaVerified) {
 		t.State = privacyv1alpha1.ExportPending
 		t.Message = fmt.Sprintf("waiting for TenantDatabase %s: its schema is not verified (%s)", db.Name,
 			reasonOf(db.Status.Conditions, privacyv1alpha1.ConditionReady))

@@ -46,3 +46,18 @@ func (c conditions) notReady(reason, message string) {
 	meta.RemoveStatusCondition(c.list, privacyv1alpha1.ConditionReconciling)
 	meta.RemoveStatusCondition(c.list, privacyv1alpha1.ConditionStalled)
 }
+
+// reasonOf is the reason of the condition of that type ("" when there is none).
+func reasonOf(conds []metav1.Condition, typ string) string {
+	if c := meta.FindStatusCondition(conds, typ); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+// stalledWith says whether the object is already Stalled for this reason (so the Event
+// for it was sent).
+func stalledWith(conds []metav1.Condition, reason string) bool {
+	return meta.IsStatusConditionTrue(conds, privacyv1alpha1.ConditionStalled) &&
+		reasonOf(conds, privacyv1alpha1.ConditionStalled) == reason
+}

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -66,7 +67,7 @@ func (r *DataMapReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	conds := conditions{list: &dm.Status.Conditions, generation: dm.Generation}
 	if problems := unreachableSubjects(dm); len(problems) > 0 {
 		msg := strings.Join(problems, "; ")
-		if !isTrue(dm.Status.Conditions, privacyv1alpha1.ConditionStalled) && r.Recorder != nil {
+		if !meta.IsStatusConditionTrue(dm.Status.Conditions, privacyv1alpha1.ConditionStalled) && r.Recorder != nil {
 			r.Recorder.Eventf(dm, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonUnreachableSubject, "Check", "%s", msg)
 		}
 		conds.stalled(privacyv1alpha1.ReasonUnreachableSubject, msg)

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -173,11 +174,11 @@ func (r *ErasureBatchReconciler) newPass(ctx context.Context, db *privacyv1alpha
 	arrivingSince := p.now.Add(-(r.Window + r.BurstHold))
 	for i := range list.Items {
 		cached := &list.Items[i]
-		if !selects(cached, db) || cached.DeletionTimestamp != nil || isTrue(cached.Status.Conditions, privacyv1alpha1.ConditionComplete) {
+		if !selects(cached, db) || cached.DeletionTimestamp != nil || meta.IsStatusConditionTrue(cached.Status.Conditions, privacyv1alpha1.ConditionComplete) {
 			continue
 		}
 		if cached.Status.SubjectFingerprint == "" {
-			if !isTrue(cached.Status.Conditions, privacyv1alpha1.ConditionStalled) && cached.CreationTimestamp.Time.After(arrivingSince) {
+			if !meta.IsStatusConditionTrue(cached.Status.Conditions, privacyv1alpha1.ConditionStalled) && cached.CreationTimestamp.Time.After(arrivingSince) {
 				p.arriving[kindFor(cached)]++
 			}
 			continue
@@ -229,7 +230,7 @@ func (r *ErasureBatchReconciler) run(ctx context.Context, p *pass) error {
 // databaseReady says whether the database's schema is verified against its DataMap,
 // and loads the DataMap.
 func (r *ErasureBatchReconciler) databaseReady(ctx context.Context, p *pass) (bool, string, error) {
-	if !isTrue(p.db.Status.Conditions, privacyv1alpha1.ConditionSchemaVerified) {
+	if !meta.IsStatusConditionTrue(p.db.Status.Conditions, privacyv1alpha1.ConditionSchemaVerified) {
 		return false, fmt.Sprintf("waiting for TenantDatabase %s: its schema is not verified (%s)", p.db.Name,
 			reasonOf(p.db.Status.Conditions, privacyv1alpha1.ConditionReady)), nil
 	}

@@ -81,7 +81,7 @@ func (r *ErasureRequestReconciler) requestsInNamespace(ctx context.Context, obj 
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for _, er := range list.Items {
-		if !isTrue(er.Status.Conditions, privacyv1alpha1.ConditionComplete) {
+		if !meta.IsStatusConditionTrue(er.Status.Conditions, privacyv1alpha1.ConditionComplete) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&er)})
 		}
 	}
@@ -125,7 +125,7 @@ func (r *ErasureRequestReconciler) reconcile(ctx context.Context, er *privacyv1a
 	deadline := erasureDeadline(er.CreationTimestamp.Time, er.GetExtensionMonths())
 	er.Status.Deadline = &metav1.Time{Time: deadline}
 
-	if isTrue(er.Status.Conditions, privacyv1alpha1.ConditionComplete) {
+	if meta.IsStatusConditionTrue(er.Status.Conditions, privacyv1alpha1.ConditionComplete) {
 		// A completed request is a record: it is not re-evaluated.
 		er.Status.Phase = privacyv1alpha1.ErasureComplete
 		er.Status.ObservedGeneration = er.Generation
@@ -147,7 +147,7 @@ func (r *ErasureRequestReconciler) reconcile(ctx context.Context, er *privacyv1a
 		return ctrl.Result{}, err
 	}
 	r.summarise(er, conds, dbs, now)
-	if isTrue(er.Status.Conditions, privacyv1alpha1.ConditionComplete) {
+	if meta.IsStatusConditionTrue(er.Status.Conditions, privacyv1alpha1.ConditionComplete) {
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
@@ -161,7 +161,7 @@ func (r *ErasureRequestReconciler) checkDeadline(er *privacyv1alpha1.ErasureRequ
 		return
 	}
 	msg := fmt.Sprintf("the deadline %s passed before the request was complete", deadline.UTC().Format(time.RFC3339))
-	if !isTrue(er.Status.Conditions, privacyv1alpha1.ConditionDeadlineExceeded) {
+	if !meta.IsStatusConditionTrue(er.Status.Conditions, privacyv1alpha1.ConditionDeadlineExceeded) {
 		r.event(er, corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlinePassed, "Deadline", msg)
 	}
 	conds.set(privacyv1alpha1.ConditionDeadlineExceeded, metav1.ConditionTrue, privacyv1alpha1.ReasonDeadlinePassed, msg)
@@ -241,7 +241,7 @@ func (r *ErasureRequestReconciler) checkApproval(er *privacyv1alpha1.ErasureRequ
 	case !er.ApprovalRequired():
 		conds.set(privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApprovalNotRequired, "the request does not require approval")
 	case er.Spec.Approval.Approved:
-		if !isTrue(er.Status.Conditions, privacyv1alpha1.ConditionApproved) {
+		if !meta.IsStatusConditionTrue(er.Status.Conditions, privacyv1alpha1.ConditionApproved) {
 			r.event(er, corev1.EventTypeNormal, privacyv1alpha1.ReasonApprovedByUser, "Approve",
 				"approved by "+approver(er))
 		}
@@ -293,7 +293,7 @@ func selects(er *privacyv1alpha1.ErasureRequest, db *privacyv1alpha1.TenantDatab
 }
 
 func (r *ErasureRequestReconciler) stall(er *privacyv1alpha1.ErasureRequest, conds conditions, reason, msg string) {
-	if !isTrue(er.Status.Conditions, privacyv1alpha1.ConditionStalled) || reasonOf(er.Status.Conditions, privacyv1alpha1.ConditionStalled) != reason {
+	if !stalledWith(er.Status.Conditions, reason) {
 		r.event(er, corev1.EventTypeWarning, reason, "Validate", msg)
 	}
 	conds.stalled(reason, msg)

@@ -80,7 +80,7 @@ func (r *ErasureRequestReconciler) summarise(er *privacyv1alpha1.ErasureRequest,
 		er.Status.Phase = privacyv1alpha1.ErasureNeedsInformation
 	case len(p.failed) > 0:
 		msg := "retrying will not help: " + strings.Join(p.messages, "; ")
-		if !isTrue(er.Status.Conditions, privacyv1alpha1.ConditionStalled) {
+		if !meta.IsStatusConditionTrue(er.Status.Conditions, privacyv1alpha1.ConditionStalled) {
 			r.event(er, corev1.EventTypeWarning, privacyv1alpha1.ReasonErasureFailed, "Erase", msg)
 		}
 		conds.stalled(privacyv1alpha1.ReasonErasureFailed, msg)
@@ -100,7 +100,7 @@ func (r *ErasureRequestReconciler) needsInformation(er *privacyv1alpha1.ErasureR
 		return
 	}
 	msg := fmt.Sprintf("the identifier matches more than one subject in %s: nothing was changed there; file a request with a more specific identifier type", strings.Join(p.ambiguous, ", "))
-	if !isTrue(er.Status.Conditions, privacyv1alpha1.ConditionNeedsInformation) {
+	if !meta.IsStatusConditionTrue(er.Status.Conditions, privacyv1alpha1.ConditionNeedsInformation) {
 		r.event(er, corev1.EventTypeWarning, privacyv1alpha1.ReasonAmbiguousSubject, "Erase", msg)
 	}
 	conds.set(privacyv1alpha1.ConditionNeedsInformation, metav1.ConditionTrue, privacyv1alpha1.ReasonAmbiguousSubject, msg)
@@ -121,7 +121,7 @@ func (r *ErasureRequestReconciler) awaitApproval(er *privacyv1alpha1.ErasureRequ
 		return
 	}
 	msg := "the preview counts are in status.targets; set spec.approval.approved to run the erasure (another user than the requester)"
-	if !isTrue(er.Status.Conditions, privacyv1alpha1.ConditionAwaitingApproval) {
+	if !meta.IsStatusConditionTrue(er.Status.Conditions, privacyv1alpha1.ConditionAwaitingApproval) {
 		r.event(er, corev1.EventTypeNormal, privacyv1alpha1.ReasonPreviewed, "Preview", msg)
 	}
 	conds.set(privacyv1alpha1.ConditionAwaitingApproval, metav1.ConditionTrue, privacyv1alpha1.ReasonPreviewed, msg)

@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
@@ -75,7 +76,7 @@ func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1a
 	conds := conditions{list: &p.Status.Conditions, generation: p.Generation}
 	sched, err := parseSchedule(p.Spec.Schedule, p.GetTimeZone())
 	if err != nil {
-		if !isTrue(p.Status.Conditions, privacyv1alpha1.ConditionStalled) {
+		if !meta.IsStatusConditionTrue(p.Status.Conditions, privacyv1alpha1.ConditionStalled) {
 			r.event(p, corev1.EventTypeWarning, privacyv1alpha1.ReasonInvalidSchedule, err.Error())
 		}
 		conds.stalled(privacyv1alpha1.ReasonInvalidSchedule, err.Error())

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"io"
+
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 

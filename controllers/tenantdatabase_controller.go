@@ -9,6 +9,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
@@ -192,7 +193,7 @@ func (r *TenantDatabaseReconciler) verificationDue(db *privacyv1alpha1.TenantDat
 		return true, now
 	}
 	interval := db.GetVerifyInterval()
-	if !isTrue(db.Status.Conditions, privacyv1alpha1.ConditionSchemaVerified) && reasonOf(db.Status.Conditions, privacyv1alpha1.ConditionReady) == privacyv1alpha1.ReasonDatabaseUnreachable {
+	if !meta.IsStatusConditionTrue(db.Status.Conditions, privacyv1alpha1.ConditionSchemaVerified) && reasonOf(db.Status.Conditions, privacyv1alpha1.ConditionReady) == privacyv1alpha1.ReasonDatabaseUnreachable {
 		interval = min(interval, retryUnreachable)
 	}
 	next := last.CompletedAt.Add(interval)
@@ -272,7 +273,7 @@ func (r *TenantDatabaseReconciler) recordVerification(db *privacyv1alpha1.Tenant
 		r.event(db, corev1.EventTypeWarning, reason, msg)
 	default:
 		msg := "the live schema matches the DataMap"
-		wasVerified := isTrue(db.Status.Conditions, privacyv1alpha1.ConditionSchemaVerified)
+		wasVerified := meta.IsStatusConditionTrue(db.Status.Conditions, privacyv1alpha1.ConditionSchemaVerified)
 		conds.set(privacyv1alpha1.ConditionSchemaVerified, metav1.ConditionTrue, privacyv1alpha1.ReasonSchemaMatches, msg)
 		conds.ready(privacyv1alpha1.ReasonSchemaMatches, msg)
 		schemaVerified.WithLabelValues(db.Namespace, db.Name).Set(1)
@@ -339,7 +340,7 @@ func (r *TenantDatabaseReconciler) missingSecret(ctx context.Context, db *privac
 }
 
 func (r *TenantDatabaseReconciler) stall(db *privacyv1alpha1.TenantDatabase, conds conditions, reason, msg string) {
-	if !isTrue(db.Status.Conditions, privacyv1alpha1.ConditionStalled) || reasonOf(db.Status.Conditions, privacyv1alpha1.ConditionStalled) != reason {
+	if !stalledWith(db.Status.Conditions, reason) {
 		r.event(db, corev1.EventTypeWarning, reason, msg)
 	}
 	conds.stalled(reason, msg)
@@ -359,22 +360,4 @@ func finishedAt(job *batchv1.Job) *metav1.Time {
 		}
 	}
 	return nil
-}
-
-func isTrue(conds []metav1.Condition, typ string) bool {
-	for _, c := range conds {
-		if c.Type == typ {
-			return c.Status == metav1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func reasonOf(conds []metav1.Condition, typ string) string {
-	for _, c := range conds {
-		if c.Type == typ {
-			return c.Reason
-		}
-	}
-	return ""
 }
