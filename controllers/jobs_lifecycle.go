@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -93,35 +91,14 @@ func jobFailureMessage(job *batchv1.Job) string {
 	return ""
 }
 
-// readReport reads the worker's report from the termination message of the Job's most
-// recently finished pod. The controller reads Pods uncached: only this Job's, by label.
+// readReport reads the worker's report of a plain (not Indexed) Job: its most recently
+// finished pod's termination message.
 func readReport(ctx context.Context, r client.Reader, job *batchv1.Job) (*plan.Report, error) {
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(job.Namespace),
-		client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+	reports, err := readIndexedReports(ctx, r, job)
+	if err != nil {
 		return nil, err
 	}
-	type finished struct {
-		at  metav1.Time
-		msg string
-	}
-	var messages []finished
-	for _, pod := range pods.Items {
-		for _, cs := range pod.Status.ContainerStatuses {
-			if t := cs.State.Terminated; cs.Name == workerContainer && t != nil && t.Message != "" {
-				messages = append(messages, finished{t.FinishedAt, t.Message})
-			}
-		}
-	}
-	if len(messages) == 0 {
-		return nil, ErrNoReport
-	}
-	sort.Slice(messages, func(i, j int) bool { return messages[i].at.Before(&messages[j].at) })
-	report, err := plan.DecodeReport([]byte(messages[len(messages)-1].msg))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoReport, err)
-	}
-	return report, nil
+	return reports[0], nil
 }
 
 // activeJobs lists the owner's unfinished Jobs of one plan kind.
@@ -139,4 +116,40 @@ func activeJobs(ctx context.Context, c client.Client, namespace, ownerKind, owne
 		}
 	}
 	return active, nil
+}
+
+// readIndexedReports reads one report per completion index (one for a plain Job): each
+// index's most recently finished pod. The controller reads Pods uncached: only this
+// Job's, by label.
+func readIndexedReports(ctx context.Context, reader client.Reader, job *batchv1.Job) ([]*plan.Report, error) {
+	pods := &corev1.PodList{}
+	if err := reader.List(ctx, pods, client.InNamespace(job.Namespace),
+		client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return nil, err
+	}
+	latest := map[string]corev1.ContainerStateTerminated{}
+	for _, pod := range pods.Items {
+		index := pod.Annotations[batchv1.JobCompletionIndexAnnotation]
+		for _, cs := range pod.Status.ContainerStatuses {
+			t := cs.State.Terminated
+			if cs.Name != workerContainer || t == nil || t.Message == "" {
+				continue
+			}
+			if prev, ok := latest[index]; !ok || prev.FinishedAt.Before(&t.FinishedAt) {
+				latest[index] = *t
+			}
+		}
+	}
+	if len(latest) == 0 {
+		return nil, ErrNoReport
+	}
+	var reports []*plan.Report
+	for _, t := range latest {
+		report, err := plan.DecodeReport([]byte(t.Message))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoReport, err)
+		}
+		reports = append(reports, report)
+	}
+	return reports, nil
 }

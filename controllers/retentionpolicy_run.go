@@ -276,41 +276,6 @@ func (r *RetentionPolicyReconciler) pruneJobs(ctx context.Context, p *privacyv1a
 	}
 }
 
-// readIndexedReports reads one report per completion index (one for a plain Job): each
-// index's most recently finished pod.
-func readIndexedReports(ctx context.Context, reader client.Reader, job *batchv1.Job) ([]*plan.Report, error) {
-	pods := &corev1.PodList{}
-	if err := reader.List(ctx, pods, client.InNamespace(job.Namespace),
-		client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
-		return nil, err
-	}
-	latest := map[string]corev1.ContainerStateTerminated{}
-	for _, pod := range pods.Items {
-		index := pod.Annotations[batchv1.JobCompletionIndexAnnotation]
-		for _, cs := range pod.Status.ContainerStatuses {
-			t := cs.State.Terminated
-			if cs.Name != workerContainer || t == nil || t.Message == "" {
-				continue
-			}
-			if prev, ok := latest[index]; !ok || prev.FinishedAt.Before(&t.FinishedAt) {
-				latest[index] = *t
-			}
-		}
-	}
-	if len(latest) == 0 {
-		return nil, ErrNoReport
-	}
-	var reports []*plan.Report
-	for _, t := range latest {
-		report, err := plan.DecodeReport([]byte(t.Message))
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNoReport, err)
-		}
-		reports = append(reports, report)
-	}
-	return reports, nil
-}
-
 // ruleResults sums the reports' rows per rule, table and outcome.
 func ruleResults(reports []*plan.Report) []privacyv1alpha1.RuleResult {
 	type key struct{ rule, table, outcome string }
