@@ -83,6 +83,14 @@ func (t *table) linksTo(ancestor *table) bool {
 	return false
 }
 
+// root is the subject table t's SubjectVia chain ends at.
+func (t *table) root() *table {
+	for t.parent != nil {
+		t = t.parent
+	}
+	return t
+}
+
 // depthBelow is the number of SubjectVia steps from t up to ancestor.
 func (t *table) depthBelow(ancestor *table) int {
 	d := 0

@@ -87,11 +87,3 @@ func masks(e *rule, c *maskedColumn) bool {
 	}
 	return false
 }
-
-// root is the subject table t's SubjectVia chain ends at.
-func (t *table) root() *table {
-	for t.parent != nil {
-		t = t.parent
-	}
-	return t
-}
