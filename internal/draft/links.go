@@ -408,11 +408,11 @@ func (b *builder) unlinkedNote(c *candidate) string {
 	}
 	for _, fk := range c.cat.ReferencedBy {
 		if from := b.tables[fk.Table]; from.include && fk.Table != c.cat {
-			text += "; " + reverseLinkNote(fk)
+			text += "\n" + reverseLinkNote(fk)
 		}
 	}
 	for _, n := range c.notes {
-		text += "; " + n
+		text += "\n" + n
 	}
 	return text
 }

@@ -79,9 +79,10 @@ func (d *Draft) footer() string {
 		for _, n := range notes {
 			if n.Text == "" {
 				lines = append(lines, "  "+n.Table)
-			} else {
-				lines = append(lines, "  "+n.Table+": "+n.Text)
+				continue
 			}
+			// A note's further lines are indented under the table's.
+			lines = append(lines, "  "+n.Table+": "+strings.ReplaceAll(n.Text, "\n", "\n    "))
 		}
 	}
 	section("Tables with personal-looking columns that the DataMap cannot reach:", d.Unlinked)
