@@ -134,8 +134,10 @@ func ParseDSN(dsn, password string) (Target, error) {
 	switch u.Scheme {
 	case "postgres", "postgresql":
 		t.Database.Engine = engine.Postgres
-	case "mysql", "mariadb":
+	case "mysql":
 		t.Database.Engine = engine.MySQL
+	case "mariadb":
+		t.Database.Engine = engine.MariaDB
 	default:
 		return t, fmt.Errorf("the DSN's scheme %q is not postgres://, postgresql://, mysql:// or mariadb://", u.Scheme)
 	}
