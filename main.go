@@ -89,6 +89,8 @@ func bindJobFlags(fs *flag.FlagSet, f *managerFlags) {
 	fs.StringVar(&j.ServiceAccountName, "worker-service-account", j.ServiceAccountName, "ServiceAccount the worker pods run as")
 	fs.StringVar(&j.ExportServiceAccountName, "export-service-account", j.ExportServiceAccountName,
 		"ServiceAccount the export Jobs run as; it needs create on secrets where AccessRequests are filed")
+	fs.StringVar(&j.DraftServiceAccountName, "draft-service-account", j.DraftServiceAccountName,
+		"ServiceAccount the DataMap draft Jobs run as; it needs create on configmaps where TenantDatabases are")
 	fs.Var((*int32Value)(&j.TTLSecondsAfterFinished), "job-ttl-seconds", "seconds a finished worker Job is kept")
 	fs.Int64Var(&j.ActiveDeadlineSeconds, "job-active-deadline-seconds", j.ActiveDeadlineSeconds, "seconds a worker Job may run")
 	fs.Var((*int32Value)(&j.BackoffLimit), "job-backoff-limit", "retries of a failed worker pod")

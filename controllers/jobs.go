@@ -52,7 +52,10 @@ type JobSettings struct {
 	// ExportServiceAccountName is the identity of export Jobs: they alone mount a token,
 	// to create the Secret the export is delivered in (RBAC: create on secrets).
 	ExportServiceAccountName string
-	TTLSecondsAfterFinished  int32
+	// DraftServiceAccountName is the identity of draft Jobs: they too mount a token, to
+	// create the ConfigMap the draft is published in (RBAC: create on configmaps).
+	DraftServiceAccountName string
+	TTLSecondsAfterFinished int32
 	ActiveDeadlineSeconds    int64
 	BackoffLimit             int32
 	Resources                corev1.ResourceRequirements
@@ -65,6 +68,7 @@ func DefaultJobSettings() JobSettings {
 		ImagePullPolicy:          corev1.PullIfNotPresent,
 		ServiceAccountName:       "lethe-worker",
 		ExportServiceAccountName: "lethe-exporter",
+		DraftServiceAccountName:  "lethe-drafter",
 		TTLSecondsAfterFinished:  86400,
 		ActiveDeadlineSeconds:    3600,
 		BackoffLimit:             2,
@@ -216,6 +220,14 @@ func podSpec(s JobSettings, name string, w WorkerJob) corev1.PodSpec {
 		serviceAccount, token = s.ExportServiceAccountName, true
 		if serviceAccount == "" {
 			serviceAccount = DefaultJobSettings().ExportServiceAccountName
+		}
+	}
+	if w.Plan.Kind == plan.KindDraft {
+		// A draft of a large schema does not fit in a termination message: the worker
+		// publishes it in a ConfigMap, as an account that can only create ConfigMaps.
+		serviceAccount, token = s.DraftServiceAccountName, true
+		if serviceAccount == "" {
+			serviceAccount = DefaultJobSettings().DraftServiceAccountName
 		}
 	}
 	return corev1.PodSpec{
