@@ -56,9 +56,9 @@ type JobSettings struct {
 	// create the ConfigMap the draft is published in (RBAC: create on configmaps).
 	DraftServiceAccountName string
 	TTLSecondsAfterFinished int32
-	ActiveDeadlineSeconds    int64
-	BackoffLimit             int32
-	Resources                corev1.ResourceRequirements
+	ActiveDeadlineSeconds   int64
+	BackoffLimit            int32
+	Resources               corev1.ResourceRequirements
 }
 
 // DefaultJobSettings are the settings used when no flag overrides them.
