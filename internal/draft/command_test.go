@@ -105,7 +105,7 @@ func TestDraftCommand(t *testing.T) {
 			if want := strings.ReplaceAll(db.plan.Name, "_", "-"); dm.Name != want || dm.Namespace != "shop-eu" {
 				t.Errorf("metadata = %s/%s, want shop-eu/%s", dm.Namespace, dm.Name, want)
 			}
-			if _, ok := tableOf(dm, "customers"); !ok {
+			if _, ok := tables(t, []byte(stdout))["customers"]; !ok {
 				t.Errorf("the printed draft has no customers table:\n%s", stdout)
 			}
 			if want := string(db.draftNamed(dm.Name, "shop-eu")); stdout != want {
@@ -131,7 +131,7 @@ func TestDraftCommand(t *testing.T) {
 
 func (d *database) draftNamed(name, namespace string) []byte {
 	d.t.Helper()
-	doc, err := draft.FromDatabase(context.Background(), d.target, draft.Options{Name: name, Namespace: namespace})
+	doc, err := draft.FromDatabase(context.Background(), d.target, draft.Options{Name: name, Namespace: namespace, Shape: draft.APIShape()})
 	if err != nil {
 		d.t.Fatal(err)
 	}

@@ -24,6 +24,8 @@ type Options struct {
 	Namespace string
 	// Source describes the database in the draft's first comment.
 	Source string
+	// Shape is the DataMap API's shape to write (APIShape: this build's).
+	Shape Shape
 }
 
 // Draft is a proposed DataMap and what was seen while making it.
@@ -54,13 +56,37 @@ type Table struct {
 	// Subject, when set, says why the table is taken to hold the data subjects.
 	Subject     string
 	Identifiers []Identifier
-	// Link is the foreign key the table reaches its parent by (subjectVia).
-	Link *engine.ForeignKey
+	// Link is how the table reaches its subject.
+	Link *Link
 	// LinkChoice, when set, says which other foreign keys could have been the link.
 	LinkChoice string
 	Columns    []Column
 	// Notes are comments on the table: keys left alone, references not described.
 	Notes []string
+}
+
+// Link is one foreign key on a table's way to its subject: from the table to its parent
+// (subjectVia), or, with Shape.ReferencedBy, from a described table to this one
+// (referencedBy).
+type Link struct {
+	FK           *engine.ForeignKey
+	ReferencedBy bool
+}
+
+// From is the table whose link this is.
+func (l *Link) From() *engine.Table {
+	if l.ReferencedBy {
+		return l.FK.RefTable
+	}
+	return l.FK.Table
+}
+
+// Next is the table the link leads to, one step nearer to the subject.
+func (l *Link) Next() *engine.Table {
+	if l.ReferencedBy {
+		return l.FK.Table
+	}
+	return l.FK.RefTable
 }
 
 // Identifier is an identity type and the column holding it.
@@ -83,7 +109,7 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // Build drafts a DataMap from the catalog.
 func Build(cat *engine.Catalog, opts Options) *Draft {
-	b := newBuilder(cat)
+	b := newBuilder(cat, opts.Shape.ReferencedBy)
 	b.chooseSubjects()
 	b.measure()
 	b.linkTables()

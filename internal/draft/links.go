@@ -21,22 +21,26 @@ type candidate struct {
 	subject string
 	// dist is the number of foreign-key steps to the nearest subject table (-1: none).
 	dist int
-	// link is the table's subjectVia; fallback a link one step nearer to a subject.
-	link, fallback *engine.ForeignKey
+	// link is the table's way to its subject; fallback a link one step nearer to one.
+	link, fallback *Link
 	choice         string
-	columns        []Column
-	notes          []string
-	include        bool
+	// strong is set when a column looks personal whatever the table is tied to.
+	strong  bool
+	columns []Column
+	notes   []string
+	include bool
 }
 
 // builder makes a draft from a catalog.
 type builder struct {
 	order  []*candidate
 	tables map[*engine.Table]*candidate
+	// referencedBy allows links from a described row to the row it refers to.
+	referencedBy bool
 }
 
-func newBuilder(cat *engine.Catalog) *builder {
-	b := &builder{tables: map[*engine.Table]*candidate{}}
+func newBuilder(cat *engine.Catalog, referencedBy bool) *builder {
+	b := &builder{tables: map[*engine.Table]*candidate{}, referencedBy: referencedBy}
 	for _, name := range cat.TableNames() {
 		t, _ := cat.Table(name)
 		c := &candidate{cat: t, dist: -1, person: personTable(name)}
@@ -44,6 +48,10 @@ func newBuilder(cat *engine.Catalog) *builder {
 		c.email = emailColumn(t, c.person)
 		b.order = append(b.order, c)
 		b.tables[t] = c
+	}
+	for _, c := range b.order {
+		cols, _ := b.personalColumns(c)
+		c.strong = len(cols) > 0
 	}
 	return b
 }
@@ -164,16 +172,54 @@ func (b *builder) measure() {
 		}
 	}
 	for len(queue) > 0 {
-		parent := queue[0]
+		cur := queue[0]
 		queue = queue[1:]
-		for _, fk := range parent.cat.ReferencedBy {
-			child := b.tables[fk.Table]
-			if child.dist == -1 && b.usable(fk) {
-				child.dist = parent.dist + 1
-				queue = append(queue, child)
+		for _, l := range b.linksTo(cur) {
+			if from := b.tables[l.From()]; from.dist == -1 {
+				from.dist = cur.dist + 1
+				queue = append(queue, from)
 			}
 		}
 	}
+}
+
+// linksTo lists the links by which other tables could reach c: the foreign keys of its
+// children (subjectVia) and, with referencedBy, those from c to tables holding personal
+// data (a lookup table such as countries is never reached that way).
+func (b *builder) linksTo(c *candidate) []*Link {
+	var out []*Link
+	for _, fk := range c.cat.ReferencedBy {
+		if b.usable(fk) {
+			out = append(out, &Link{FK: fk})
+		}
+	}
+	if b.referencedBy {
+		for _, fk := range c.cat.ForeignKeys {
+			if b.usable(fk) && b.tables[fk.RefTable].strong && b.tables[fk.RefTable].subject == "" {
+				out = append(out, &Link{FK: fk, ReferencedBy: true})
+			}
+		}
+	}
+	return out
+}
+
+// linksFrom lists the links c could reach a tied table by: its own foreign keys
+// (subjectVia) first, then, with referencedBy, those of tied tables that refer to it.
+func (b *builder) linksFrom(c *candidate) []*Link {
+	var out []*Link
+	for _, fk := range c.cat.ForeignKeys {
+		if b.usable(fk) && b.tables[fk.RefTable].dist >= 0 {
+			out = append(out, &Link{FK: fk})
+		}
+	}
+	if b.referencedBy && c.strong {
+		for _, fk := range c.cat.ReferencedBy {
+			if b.usable(fk) && b.tables[fk.Table].dist >= 0 {
+				out = append(out, &Link{FK: fk, ReferencedBy: true})
+			}
+		}
+	}
+	return out
 }
 
 // linkTables picks each linked table's subjectVia, then finds the personal columns, and
@@ -194,43 +240,42 @@ func (b *builder) linkTables() {
 	}
 }
 
-// chooseLink picks the foreign key a linked table reaches a subject by. A NOT NULL
-// foreign key comes first, even on a longer way: a row that must have a parent belongs to
-// it (a ticket's messages belong to the ticket, not to the staff member who may have
-// written one). Then the shortest way, then straight to a subject table. fallback is the
-// best link one step nearer to a subject, which can never loop.
-func (b *builder) chooseLink(c *candidate) (link, fallback *engine.ForeignKey, choice string) {
+// chooseLink picks the link a tied table reaches a subject by. subjectVia comes before
+// referencedBy (a row the subject owns before a row the subject points at), then a NOT
+// NULL foreign key, even on a longer way: a row that must have a parent belongs to it (a
+// ticket's messages belong to the ticket, not to the staff member who may have written
+// one). Then the shortest way, then straight to a subject table. fallback is the best
+// link one step nearer to a subject, which can never loop.
+func (b *builder) chooseLink(c *candidate) (link, fallback *Link, choice string) {
 	if c.dist <= 0 {
 		return nil, nil, ""
 	}
-	var options []*engine.ForeignKey
-	for _, fk := range c.cat.ForeignKeys {
-		if b.usable(fk) && b.tables[fk.RefTable].dist >= 0 {
-			options = append(options, fk)
+	options := b.linksFrom(c)
+	slices.SortStableFunc(options, func(x, y *Link) int {
+		if x.ReferencedBy != y.ReferencedBy {
+			return boolOrder(x.ReferencedBy)
 		}
-	}
-	slices.SortStableFunc(options, func(x, y *engine.ForeignKey) int {
-		if nx, ny := anyNullable(x.Columns), anyNullable(y.Columns); nx != ny {
+		if nx, ny := anyNullable(x.FK.Columns), anyNullable(y.FK.Columns); nx != ny {
 			return boolOrder(nx)
 		}
-		if dx, dy := b.tables[x.RefTable].dist, b.tables[y.RefTable].dist; dx != dy {
+		if dx, dy := b.tables[x.Next()].dist, b.tables[y.Next()].dist; dx != dy {
 			return dx - dy
 		}
-		if sx, sy := b.tables[x.RefTable].subject != "", b.tables[y.RefTable].subject != ""; sx != sy {
+		if sx, sy := b.tables[x.Next()].subject != "", b.tables[y.Next()].subject != ""; sx != sy {
 			return boolOrder(sy)
 		}
-		return strings.Compare(x.Name, y.Name)
+		return strings.Compare(x.FK.Name, y.FK.Name)
 	})
-	for _, fk := range options {
-		if b.tables[fk.RefTable].dist == c.dist-1 {
-			fallback = fk
+	for _, l := range options {
+		if b.tables[l.Next()].dist == c.dist-1 {
+			fallback = l
 			break
 		}
 	}
 	if len(options) > 1 {
 		var others []string
-		for _, fk := range options[1:] {
-			others = append(others, describeFK(fk))
+		for _, l := range options[1:] {
+			others = append(others, describeFK(l.FK))
 		}
 		choice = "chosen over " + strings.Join(others, ", ")
 	}
@@ -244,7 +289,7 @@ func (b *builder) breakLoops() {
 		changed = false
 		for _, c := range b.order {
 			seen := map[*candidate]bool{}
-			for cur := c; cur != nil && cur.link != nil; cur = b.tables[cur.link.RefTable] {
+			for cur := c; cur != nil && cur.link != nil; cur = b.tables[cur.link.Next()] {
 				if seen[cur] {
 					if cur.link != cur.fallback {
 						cur.link, changed = cur.fallback, true
@@ -340,7 +385,7 @@ func (b *builder) draft() *Draft {
 				if cur.link == nil {
 					break
 				}
-				cur = b.tables[cur.link.RefTable]
+				cur = b.tables[cur.link.Next()]
 			}
 		}
 	}
@@ -369,7 +414,7 @@ func (b *builder) draft() *Draft {
 // root is the subject table a linked table's chain ends at.
 func (b *builder) root(c *candidate) string {
 	for c.link != nil {
-		c = b.tables[c.link.RefTable]
+		c = b.tables[c.link.Next()]
 	}
 	return c.cat.Name
 }
@@ -387,7 +432,7 @@ func (b *builder) table(c *candidate) *Table {
 		switch target := b.tables[fk.RefTable]; {
 		case fk.RefTable == c.cat:
 			t.Notes = append(t.Notes, fmt.Sprintf("%s refers to this table itself: subjectVia cannot describe a self-reference", describeFK(fk)))
-		case fk != c.link && target.subject != "" && !strings.Contains(c.choice, fk.Name):
+		case (c.link == nil || fk != c.link.FK) && target.subject != "" && !strings.Contains(c.choice, fk.Name):
 			t.Notes = append(t.Notes, fmt.Sprintf("%s refers to subject table %s: a link to another subject's row, not described", describeFK(fk), target.cat.Name))
 		}
 	}
@@ -419,9 +464,9 @@ func (b *builder) unlinkedNote(c *candidate) string {
 
 // reverseLinkNote describes a foreign key from a described table to a table that
 // reaches no subject: the described row refers to a personal row (a customer's
-// address). subjectVia runs child → parent only, so the draft names the candidate link.
+// address). Without referencedBy, the draft names the candidate link.
 func reverseLinkNote(fk *engine.ForeignKey) string {
-	return fmt.Sprintf("referenced by %s.%s (foreign key %s): a candidate link from a mapped row to this one, which subjectVia cannot describe",
+	return fmt.Sprintf("referenced by %s.%s (foreign key %s): a candidate link from a mapped row to this one, which this DataMap API cannot describe",
 		fk.Table.Name, strings.Join(columnNames(fk.Columns), ","), fk.Name)
 }
 

@@ -44,8 +44,8 @@ func (d *Draft) YAML() []byte {
 func (d *Draft) header() string {
 	lines := []string{
 		"A DataMap drafted by Lethe from the catalog of " + d.opts.Source + ".",
-		"Lethe read names, types and keys only, never a row. Every subjectVia is a foreign key of",
-		`the database; everything marked "guess" was guessed from names and types: review it,`,
+		"Lethe read names, types and keys only, never a row. Every link is a foreign key of the",
+		`database; everything marked "guess" was guessed from names and types: review it,`,
 		"then apply the DataMap and let the TenantDatabase verify it.",
 		fmt.Sprintf("%d tables seen: %d described, %d with personal-looking columns not linked, %d without personal data, %d not describable.",
 			d.Seen, len(d.Tables), len(d.Unlinked), len(d.Plain), len(d.Undescribable)),
@@ -98,7 +98,7 @@ func (d *Draft) manifest() *yaml.Node {
 	}
 	tables := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, t := range d.Tables {
-		tables.Content = append(tables.Content, tableNode(t))
+		tables.Content = append(tables.Content, d.tableNode(t))
 	}
 	spec := block(str("tables"), tables)
 	if d.UsesHash() {
@@ -110,7 +110,7 @@ func (d *Draft) manifest() *yaml.Node {
 		str("metadata"), block(meta...), str("spec"), spec)
 }
 
-func tableNode(t *Table) *yaml.Node {
+func (d *Draft) tableNode(t *Table) *yaml.Node {
 	tableName := nameNode(t.Name)
 	n := block(str("name"), tableName, str("primaryKey"), names(t.PrimaryKey))
 	if len(t.Notes) > 0 {
@@ -126,11 +126,11 @@ func tableNode(t *Table) *yaml.Node {
 		n.Content = append(n.Content, str("identifiers"), ids)
 	}
 	if t.Link != nil {
-		via := linkNode(t.Link.Name, columnNames(t.Link.Columns), t.Link.RefTable.Name, columnNames(t.Link.RefColumns))
+		key, via := linkNode(t.Link, d.opts.Shape)
 		if t.LinkChoice != "" {
 			via.LineComment += "; " + guessMark + t.LinkChoice
 		}
-		n.Content = append(n.Content, str("subjectVia"), via)
+		n.Content = append(n.Content, str(key), via)
 	}
 	if len(t.Columns) > 0 {
 		cols := &yaml.Node{Kind: yaml.SequenceNode}
@@ -146,12 +146,28 @@ func tableNode(t *Table) *yaml.Node {
 	return n
 }
 
-// linkNode is the YAML of one foreign key as a subjectVia link (this table → its parent).
-// It is the one place a catalog foreign key becomes DataMap YAML.
-func linkNode(fkName string, columns []string, parent string, parentColumns []string) *yaml.Node {
-	n := flow(str("columns"), names(columns), str("references"), flow(str("table"), nameNode(parent), str("columns"), names(parentColumns)))
-	n.LineComment = "foreign key " + fkName
-	return n
+// linkNode is the YAML of one catalog foreign key as a link, and the key it goes under:
+// the one place a foreign key becomes DataMap YAML. In both directions columns are the
+// referencing side and referencedColumns the key side, as in SQL: subjectVia (this
+// table's columns reference its parent's) and referencedBy (a described table's columns
+// reference this table's).
+func linkNode(l *Link, shape Shape) (string, *yaml.Node) {
+	fk := l.FK
+	columns, refColumns := names(columnNames(fk.Columns)), names(columnNames(fk.RefColumns))
+	var n *yaml.Node
+	switch {
+	case l.ReferencedBy:
+		n = flow(str("table"), nameNode(fk.Table.Name), str("columns"), columns, str("referencedColumns"), refColumns)
+	case shape.FlatSubjectVia:
+		n = flow(str("table"), nameNode(fk.RefTable.Name), str("columns"), columns, str("referencedColumns"), refColumns)
+	default:
+		n = flow(str("columns"), columns, str("references"), flow(str("table"), nameNode(fk.RefTable.Name), str("columns"), refColumns))
+	}
+	n.LineComment = "foreign key " + fk.Name
+	if l.ReferencedBy {
+		return "referencedBy", n
+	}
+	return "subjectVia", n
 }
 
 func columnNode(c Column) *yaml.Node {
