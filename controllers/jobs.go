@@ -52,13 +52,13 @@ type JobSettings struct {
 	// ExportServiceAccountName is the identity of export Jobs: they alone mount a token,
 	// to create the Secret the export is delivered in (RBAC: create on secrets).
 	ExportServiceAccountName string
-	// DraftServiceAccountName is the identity of draft Jobs: they too mount a token, to
-	// create the ConfigMap the draft is published in (RBAC: create on configmaps).
+	TTLSecondsAfterFinished  int32
+	ActiveDeadlineSeconds    int64
+	BackoffLimit             int32
+	Resources                corev1.ResourceRequirements
+	// DraftServiceAccountName is the identity of DataMap draft Jobs: they too mount a
+	// token, to create the ConfigMap the draft is published in (RBAC: create on configmaps).
 	DraftServiceAccountName string
-	TTLSecondsAfterFinished int32
-	ActiveDeadlineSeconds   int64
-	BackoffLimit            int32
-	Resources               corev1.ResourceRequirements
 }
 
 // DefaultJobSettings are the settings used when no flag overrides them.
