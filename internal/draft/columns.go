@@ -140,6 +140,9 @@ var clues = []clue{
 		masks: []plan.Mask{maskRedact, maskNullify}},
 }
 
+// emailClue is the clue of e-mail addresses, which identify subjects.
+var emailClue = &clues[0]
+
 // clueFor returns the first clue the column's name and type match, or nil.
 func clueFor(col *engine.Column, personTable bool) *clue {
 	w := split(col.Name)

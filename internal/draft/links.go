@@ -97,7 +97,7 @@ func emailColumn(t *engine.Table, person bool) *engine.Column {
 	var found *engine.Column
 	for _, col := range t.Columns {
 		c := clueFor(col, person)
-		if c == nil || c.label != clues[0].label || !identifier.MatchString(col.Name) || t.InForeignKey(col) {
+		if c != emailClue || !identifier.MatchString(col.Name) || t.InForeignKey(col) {
 			continue
 		}
 		if t.IsUnique(col) {
