@@ -2,6 +2,7 @@
 //
 //	lethe manager   the controller manager (the control plane)
 //	lethe worker    the data plane a Job runs: one plan against one tenant database
+//	lethe datamap   tools for DataMaps: draft one from a database's catalog
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
 	"github.com/lethe-operator/lethe/controllers"
+	"github.com/lethe-operator/lethe/internal/draft"
 	"github.com/lethe-operator/lethe/internal/worker"
 )
 
@@ -33,6 +35,7 @@ const usage = `usage: lethe <command> [flags]
 commands:
   manager   run the controller manager
   worker    run one plan against one tenant database (what a Job runs)
+  datamap   draft a DataMap from a database's catalog ("lethe datamap draft --dsn ...")
 
 Run "lethe <command> -h" for a command's flags.`
 
@@ -48,6 +51,8 @@ func main() {
 		os.Exit(runManager(ctx, os.Args[2:]))
 	case "worker":
 		os.Exit(worker.Main(ctx, os.Args[2:], os.Stdout, os.Stderr))
+	case "datamap":
+		os.Exit(draft.Main(ctx, os.Args[2:], os.Stdout, os.Stderr))
 	case "-h", "--help", "help":
 		fmt.Println(usage)
 	default:
@@ -84,6 +89,8 @@ func bindJobFlags(fs *flag.FlagSet, f *managerFlags) {
 	fs.StringVar(&j.ServiceAccountName, "worker-service-account", j.ServiceAccountName, "ServiceAccount the worker pods run as")
 	fs.StringVar(&j.ExportServiceAccountName, "export-service-account", j.ExportServiceAccountName,
 		"ServiceAccount the export Jobs run as; it needs create on secrets where AccessRequests are filed")
+	fs.StringVar(&j.DraftServiceAccountName, "draft-service-account", j.DraftServiceAccountName,
+		"ServiceAccount the DataMap draft Jobs run as; it needs create on configmaps where TenantDatabases are")
 	fs.Var((*int32Value)(&j.TTLSecondsAfterFinished), "job-ttl-seconds", "seconds a finished worker Job is kept")
 	fs.Int64Var(&j.ActiveDeadlineSeconds, "job-active-deadline-seconds", j.ActiveDeadlineSeconds, "seconds a worker Job may run")
 	fs.Var((*int32Value)(&j.BackoffLimit), "job-backoff-limit", "retries of a failed worker pod")

@@ -56,6 +56,9 @@ type JobSettings struct {
 	ActiveDeadlineSeconds    int64
 	BackoffLimit             int32
 	Resources                corev1.ResourceRequirements
+	// DraftServiceAccountName is the identity of DataMap draft Jobs: they too mount a
+	// token, to create the ConfigMap the draft is published in (RBAC: create on configmaps).
+	DraftServiceAccountName string
 }
 
 // DefaultJobSettings are the settings used when no flag overrides them.
@@ -65,6 +68,7 @@ func DefaultJobSettings() JobSettings {
 		ImagePullPolicy:          corev1.PullIfNotPresent,
 		ServiceAccountName:       "lethe-worker",
 		ExportServiceAccountName: "lethe-exporter",
+		DraftServiceAccountName:  "lethe-drafter",
 		TTLSecondsAfterFinished:  86400,
 		ActiveDeadlineSeconds:    3600,
 		BackoffLimit:             2,
@@ -216,6 +220,14 @@ func podSpec(s JobSettings, name string, w WorkerJob) corev1.PodSpec {
 		serviceAccount, token = s.ExportServiceAccountName, true
 		if serviceAccount == "" {
 			serviceAccount = DefaultJobSettings().ExportServiceAccountName
+		}
+	}
+	if w.Plan.Kind == plan.KindDraft {
+		// A draft of a large schema does not fit in a termination message: the worker
+		// publishes it in a ConfigMap, as an account that can only create ConfigMaps.
+		serviceAccount, token = s.DraftServiceAccountName, true
+		if serviceAccount == "" {
+			serviceAccount = DefaultJobSettings().DraftServiceAccountName
 		}
 	}
 	return corev1.PodSpec{

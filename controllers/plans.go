@@ -50,3 +50,7 @@ func names(ids []privacyv1alpha1.Identifier) []string {
 	}
 	return out
 }
+
+// DataMapPlan is the plan's description of the DataMap's schema, as every Job gets it
+// (tests check a drafted DataMap with the verify plan the controller would send).
+func DataMapPlan(dm *privacyv1alpha1.DataMap) plan.DataMap { return dataMapPlan(dm) }

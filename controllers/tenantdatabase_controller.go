@@ -123,7 +123,8 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			err = patchErr
 		}
 	}()
-	return r.reconcile(ctx, db)
+	result, err = r.reconcile(ctx, db)
+	return r.withDraft(ctx, db, result, err)
 }
 
 func (r *TenantDatabaseReconciler) reconcile(ctx context.Context, db *privacyv1alpha1.TenantDatabase) (ctrl.Result, error) {

@@ -11,6 +11,9 @@ const (
 	ConditionStalled = "Stalled"
 	// ConditionSchemaVerified says whether a TenantDatabase's schema matches its DataMap.
 	ConditionSchemaVerified = "SchemaVerified"
+	// ConditionDataMapDrafted says whether the DataMap draft asked for with
+	// privacy.lethe.dev/draft-now is published (status.draft names its ConfigMap).
+	ConditionDataMapDrafted = "DataMapDrafted"
 )
 
 // Reasons used by more than one kind.
@@ -43,6 +46,12 @@ const (
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 	// ReasonVerificationFailed: the verification Job failed without a usable report.
 	ReasonVerificationFailed = "VerificationFailed"
+	// ReasonDrafting: a Job is drafting a DataMap from the live schema.
+	ReasonDrafting = "Drafting"
+	// ReasonDraftPublished: the drafted DataMap is in the ConfigMap status.draft names.
+	ReasonDraftPublished = "DraftPublished"
+	// ReasonDraftFailed: the draft Job failed; the message says why.
+	ReasonDraftFailed = "DraftFailed"
 )
 
 // Reasons of DataMap conditions.

@@ -10,6 +10,10 @@ import (
 // value to ask again.
 const VerifyNowAnnotation = "privacy.lethe.dev/verify-now"
 
+// DraftNowAnnotation on a TenantDatabase asks for a DataMap drafted from the live schema,
+// published in a ConfigMap that status.draft names; change its value to draft again.
+const DraftNowAnnotation = "privacy.lethe.dev/draft-now"
+
 // DefaultVerifyInterval is how often a schema is verified when nothing changes.
 const DefaultVerifyInterval = 24 * time.Hour
 

@@ -143,13 +143,38 @@ type SchemaMismatch struct {
 	Message string `json:"message"`
 }
 
+// DataMapDraft is the DataMap last drafted from the live schema, on request
+// (privacy.lethe.dev/draft-now). It holds names and counts; the YAML is in the ConfigMap.
+type DataMapDraft struct {
+	// Trigger is the privacy.lethe.dev/draft-now annotation value acted on.
+	Trigger string `json:"trigger"`
+	// Job is the draft Job.
+	// +optional
+	Job string `json:"job,omitempty"`
+	// ConfigMap holds the drafted DataMap under the key datamap.yaml (owned by this
+	// TenantDatabase). While a new draft runs, it still names the previous one.
+	// +optional
+	ConfigMap string `json:"configMap,omitempty"`
+	// CompletedAt is when the draft Job finished.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+	// TablesSeen is the number of tables in the catalog; Tables those the draft describes.
+	// +optional
+	TablesSeen int32 `json:"tablesSeen,omitempty"`
+	// +optional
+	Tables int32 `json:"tables,omitempty"`
+	// Guesses is the number of guesses marked in the draft ("# guess:") to review.
+	// +optional
+	Guesses int32 `json:"guesses,omitempty"`
+}
+
 // TenantDatabaseStatus is what Lethe last observed about the database.
 type TenantDatabaseStatus struct {
 	// ObservedGeneration is the generation the status was computed for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Conditions: Ready, Reconciling, Stalled, SchemaVerified, SubprocessorsCompliant,
-	// CategoriesDisclosed.
+	// CategoriesDisclosed, DataMapDrafted.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -164,6 +189,9 @@ type TenantDatabaseStatus struct {
 	// +kubebuilder:validation:MaxItems=50
 	// +optional
 	Mismatches []SchemaMismatch `json:"mismatches,omitempty"`
+	// Draft is the last DataMap drafted from the live schema.
+	// +optional
+	Draft *DataMapDraft `json:"draft,omitempty"`
 }
 
 // TenantDatabase is one tenant's database that Lethe keeps GDPR-compliant.

@@ -63,15 +63,25 @@ const (
 // Open connects to the database the plan names. It reads the login from the mounted Secret
 // files and sets up TLS (require by default).
 func Open(ctx context.Context, db plan.Database, timeouts Timeouts) (Engine, error) {
+	login, err := readLogin(db)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, db, login, timeouts)
+}
+
+// OpenWithLogin connects like Open with a login given directly rather than read from
+// mounted Secret files: `lethe datamap draft` on a workstation, with the login from a DSN.
+func OpenWithLogin(ctx context.Context, db plan.Database, user, password string, timeouts Timeouts) (Engine, error) {
+	return open(ctx, db, login{user: user, password: password}, timeouts)
+}
+
+func open(ctx context.Context, db plan.Database, login login, timeouts Timeouts) (Engine, error) {
 	if timeouts.Lock <= 0 {
 		timeouts.Lock = DefaultLockTimeout
 	}
 	if timeouts.Statement <= 0 {
 		timeouts.Statement = DefaultStatementTimeout
-	}
-	login, err := readLogin(db)
-	if err != nil {
-		return nil, err
 	}
 	tlsConfig, err := tlsConfigFor(db.TLS, db.Host)
 	if err != nil {

@@ -20,6 +20,8 @@ const (
 	KindErasure Kind = "erasure"
 	// KindExport exports one subject's rows.
 	KindExport Kind = "export"
+	// KindDraft proposes a DataMap from the live schema's catalog (no row is read).
+	KindDraft Kind = "draft"
 )
 
 // Plan is one unit of work against one database.
@@ -203,6 +205,8 @@ type Options struct {
 	StatementTimeout string `json:"statementTimeout,omitempty"`
 	// HashKeyFile holds the HMAC key for the hash strategy (a mounted Secret).
 	HashKeyFile string `json:"hashKeyFile,omitempty"`
+	// Draft is the ConfigMap a draft plan publishes its DataMap in.
+	Draft *DraftConfigMap `json:"draft,omitempty"`
 	// Shard restricts a run to one primary-key range of Count (an Indexed Job's index).
 	Shard *Shard `json:"shard,omitempty"`
 	// ExportDir is where an export plan writes its files.
@@ -238,6 +242,25 @@ type ExportSecret struct {
 	Labels map[string]string `json:"labels,omitempty"`
 }
 
+// DraftConfigMap names the ConfigMap a drafted DataMap is published in and the resource
+// owning it. The worker creates it once, immutable; a new draft is a new ConfigMap.
+type DraftConfigMap struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// DataMapName is the drafted DataMap's metadata.name.
+	DataMapName string `json:"dataMapName"`
+	// Owner* make the ConfigMap owned by the TenantDatabase, so it goes when that goes.
+	OwnerAPIVersion string `json:"ownerAPIVersion"`
+	OwnerKind       string `json:"ownerKind"`
+	OwnerName       string `json:"ownerName"`
+	OwnerUID        string `json:"ownerUID"`
+	// Labels are set on the ConfigMap.
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// DraftKey is the ConfigMap key holding a drafted DataMap.
+const DraftKey = "datamap.yaml"
+
 // Shard is one of Count primary-key ranges. Index -1 means: read JOB_COMPLETION_INDEX.
 type Shard struct {
 	Index int `json:"index"`
@@ -270,8 +293,11 @@ const (
 	ErrInternal          = "Internal"
 	// ErrExportTooLarge: the export does not fit in a Secret; nothing was delivered.
 	ErrExportTooLarge = "ExportTooLarge"
-	// ErrDeliveryFailed: the export Secret could not be created (API access, RBAC).
+	// ErrDeliveryFailed: the export Secret or draft ConfigMap could not be created (API
+	// access, RBAC).
 	ErrDeliveryFailed = "DeliveryFailed"
+	// ErrDraftTooLarge: the drafted DataMap does not fit in a ConfigMap; nothing was published.
+	ErrDraftTooLarge = "DraftTooLarge"
 )
 
 // Report is what the worker writes to stdout and the termination message.
@@ -294,6 +320,22 @@ type Report struct {
 	// Delivery is where an export plan delivered its files (or, with ExportTooLarge,
 	// how large they were).
 	Delivery *Delivery `json:"delivery,omitempty"`
+	// Draft is where a draft plan published its DataMap, and what it holds.
+	Draft *DraftDelivery `json:"draft,omitempty"`
+}
+
+// DraftDelivery is a drafted DataMap published in a ConfigMap: its name and counts.
+type DraftDelivery struct {
+	ConfigMap string `json:"configMap"`
+	Bytes     int    `json:"bytes"`
+	// Seen is the number of tables in the catalog, Tables those the DataMap describes.
+	Seen   int `json:"seen"`
+	Tables int `json:"tables"`
+	// Guesses is the number of guesses marked in the draft for a person to review.
+	Guesses int `json:"guesses"`
+	// Existed is set when the ConfigMap was already there (a re-run of a published plan);
+	// the controller checks that it is the TenantDatabase's own.
+	Existed bool `json:"existed,omitempty"`
 }
 
 // Delivery is an export delivered in a Secret. It names keys and sizes, never values.

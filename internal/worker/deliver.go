@@ -151,9 +151,18 @@ func exportSecret(es *plan.ExportSecret, files []exportFile) (*corev1.Secret, er
 	}, nil
 }
 
-// secretsClient reaches the API server as the pod's ServiceAccount, or through
-// $KUBECONFIG when set (the local job runner sets it).
+// secretsClient is the Secrets of namespace, as coreClient reaches them.
 func secretsClient(namespace string) (corev1client.SecretInterface, error) {
+	cs, err := coreClient()
+	if err != nil {
+		return nil, err
+	}
+	return cs.Secrets(namespace), nil
+}
+
+// coreClient reaches the API server as the pod's ServiceAccount, or through $KUBECONFIG
+// when set (the local job runner sets it).
+func coreClient() (corev1client.CoreV1Interface, error) {
 	var cfg *rest.Config
 	var err error
 	if path := os.Getenv("KUBECONFIG"); path != "" {
@@ -166,9 +175,5 @@ func secretsClient(namespace string) (corev1client.SecretInterface, error) {
 	}
 	cfg.UserAgent = "lethe-worker"
 	cfg.Timeout = 30 * time.Second
-	cs, err := corev1client.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return cs.Secrets(namespace), nil
+	return corev1client.NewForConfig(cfg)
 }

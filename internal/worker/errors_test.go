@@ -75,6 +75,7 @@ func TestFailuresHaveDistinctCodesAndANonZeroExit(t *testing.T) {
 		}, plan.ErrTimeout},
 		{"unknown kind", func(_ *tenant, p *plan.Plan) { p.Kind = "purge" }, plan.ErrInvalidPlan},
 		{"no reference time", func(_ *tenant, p *plan.Plan) { p.Now = time.Time{} }, plan.ErrInvalidPlan},
+		{"draft without a ConfigMap", func(_ *tenant, p *plan.Plan) { p.Kind = plan.KindDraft }, plan.ErrInvalidPlan},
 	}
 	for _, e := range engines {
 		t.Run(e, func(t *testing.T) {

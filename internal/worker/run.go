@@ -76,6 +76,11 @@ func (r *runner) run(ctx context.Context) {
 		r.fail(err)
 		return
 	}
+	if r.plan.Kind == plan.KindDraft {
+		// A draft has no DataMap to check: it proposes one.
+		r.draft(ctx, cat)
+		return
+	}
 	s, mm := resolveSchema(r.plan.DataMap, cat, r.plan.Database.Name, hashKey)
 	r.schema = s
 	for _, spec := range r.plan.Rules {
@@ -117,9 +122,9 @@ func (r *runner) dispatch(ctx context.Context) {
 func (r *runner) options() (timeouts engine.Timeouts, hashKey []byte, ok bool) {
 	p := r.plan
 	switch p.Kind {
-	case plan.KindVerify, plan.KindPreview, plan.KindRetention, plan.KindErasure, plan.KindExport:
+	case plan.KindVerify, plan.KindPreview, plan.KindRetention, plan.KindErasure, plan.KindExport, plan.KindDraft:
 	default:
-		r.failf(plan.ErrInvalidPlan, "unknown plan kind %q (use verify, preview, retention, erasure or export)", p.Kind)
+		r.failf(plan.ErrInvalidPlan, "unknown plan kind %q (use verify, preview, retention, erasure, export or draft)", p.Kind)
 		return timeouts, nil, false
 	}
 	if p.Now.IsZero() && (p.Kind == plan.KindRetention || p.Kind == plan.KindPreview || p.Kind == plan.KindErasure) {
@@ -149,6 +154,9 @@ func (r *runner) options() (timeouts engine.Timeouts, hashKey []byte, ok bool) {
 		// A trailing newline (kubectl create secret --from-file keeps one) is not part of
 		// the key, as for the database password.
 		hashKey = bytes.TrimRight(key, "\r\n")
+	}
+	if p.Kind == plan.KindDraft {
+		checkDraftConfigMap(p.Options.Draft, r)
 	}
 	if p.Kind == plan.KindExport && p.Options.ExportDir == "" {
 		r.failf(plan.ErrInvalidPlan, "an export plan needs options.exportDir")

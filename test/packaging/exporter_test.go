@@ -174,5 +174,8 @@ func workerPodLabels(t *testing.T, kind plan.Kind) labels.Set {
 	if kind == plan.KindExport && job.Spec.Template.Spec.ServiceAccountName != controllers.DefaultJobSettings().ExportServiceAccountName {
 		t.Fatalf("the export Job runs as %q, not the export ServiceAccount", job.Spec.Template.Spec.ServiceAccountName)
 	}
+	if kind == plan.KindDraft && job.Spec.Template.Spec.ServiceAccountName != controllers.DefaultJobSettings().DraftServiceAccountName {
+		t.Fatalf("the draft Job runs as %q, not the draft ServiceAccount", job.Spec.Template.Spec.ServiceAccountName)
+	}
 	return job.Spec.Template.Labels
 }

@@ -33,19 +33,21 @@ func TestHelmTemplateRendersEveryOptionalPart(t *testing.T) {
 	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "ConfigMap"} {
 		g.Expect(ofKind(objs, kind)).NotTo(BeEmpty(), "no %s rendered", kind)
 	}
-	// The worker and export ServiceAccounts, the export RoleBinding and the worker and
-	// export NetworkPolicies exist wherever worker Jobs run.
+	// The worker, export and draft ServiceAccounts, the export and draft RoleBindings and
+	// the worker, export and draft NetworkPolicies exist wherever worker Jobs run.
 	for _, ns := range []string{"lethe-system", "tenant-a", "tenant-b"} {
 		for _, want := range []string{
 			"ServiceAccount/" + ns + "/lethe-worker", "NetworkPolicy/" + ns + "/lethe-worker",
 			"ServiceAccount/" + ns + "/privacy-exporter", "RoleBinding/" + ns + "/lethe-exporter",
 			"NetworkPolicy/" + ns + "/lethe-exporter",
+			"ServiceAccount/" + ns + "/privacy-drafter", "RoleBinding/" + ns + "/lethe-drafter",
+			"NetworkPolicy/" + ns + "/lethe-drafter",
 		} {
 			g.Expect(describe(objs)).To(ContainSubstring(want))
 		}
 	}
 	for _, sa := range ofKind(objs, "ServiceAccount") {
-		if sa.GetName() == "lethe-worker" || sa.GetName() == "privacy-exporter" {
+		if sa.GetName() == "lethe-worker" || sa.GetName() == "privacy-exporter" || sa.GetName() == "privacy-drafter" {
 			g.Expect(sa.Object["automountServiceAccountToken"]).To(BeFalse(), "%s mounts a token", id(sa))
 		}
 	}
@@ -76,6 +78,7 @@ func TestHelmValuesReachTheManager(t *testing.T) {
 		"--worker-image="+image,
 		"--worker-service-account=lethe-worker",
 		"--export-service-account=privacy-exporter",
+		"--draft-service-account=privacy-drafter",
 		"--erasure-batch-window=30s",
 		"--job-ttl-seconds=600",
 		"--job-active-deadline-seconds=7200",
@@ -140,6 +143,7 @@ func TestValuesSchemaRejectsBadValues(t *testing.T) {
 		{"port out of range", []string{"--set", "manager.metricsPort=70000"}, "metricsPort"},
 		{"batch window that is not a duration", []string{"--set", "erasureRequests.batchWindow=10"}, "batchWindow"},
 		{"export ServiceAccount without a name", []string{"--set", "worker.exportServiceAccount.name="}, "name"},
+		{"draft ServiceAccount without a name", []string{"--set", "worker.draftServiceAccount.name="}, "name"},
 		{"fingerprint Secret that is not a name", []string{"--set", "fingerprintKey.existingSecret=My_Key"}, "existingSecret"},
 		{"admission action outside the enum", []string{"--set", "admission.fourEyes.validationActions[0]=Reject"}, "validationActions"},
 		{"admission Deny with Warn", []string{"--set", "admission.fourEyes.validationActions={Deny,Warn}"}, "validationActions"},
