@@ -112,12 +112,9 @@ func rulesPlan(rules []privacyv1alpha1.RetentionRule) []plan.Rule {
 		for _, a := range r.Activity {
 			pr.Activity = append(pr.Activity, string(a))
 		}
-		for _, w := range r.Where {
-			c := plan.Condition{Column: string(w.Column), Op: w.Op, Values: w.Values}
-			if w.Value != nil {
-				c.Value = *w.Value
-			}
-			pr.Where = append(pr.Where, c)
+		pr.Where, pr.IncludeOrphans = conditionsPlan(r.Where), r.IncludeOrphans
+		for _, g := range r.Guards {
+			pr.Guards = append(pr.Guards, guardPlan(g))
 		}
 		out = append(out, pr)
 	}

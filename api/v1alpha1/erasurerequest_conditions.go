@@ -43,6 +43,9 @@ const (
 	ReasonErased = "Erased"
 	// ReasonSubjectNotFound: the identifier matched no subject in any selected database.
 	ReasonSubjectNotFound = "SubjectNotFound"
+	// ReasonGuarded: erasing the subject would remove or anonymize a row a guard keeps
+	// (the last administrator of an account); nothing was changed for it there.
+	ReasonGuarded = "Guarded"
 	// ReasonAmbiguousSubject: the identifier matched several subjects in a database.
 	ReasonAmbiguousSubject = "AmbiguousSubject"
 	// ReasonErasureFailed: an erasure run failed; it is retried with backoff.
