@@ -82,7 +82,7 @@ const (
 	// ErasureNotFound: the identifier matches no subject in any selected database;
 	// nothing was erased. Finished, but a person should look (a typo, the wrong identity
 	// type, a database the selector misses).
-	ErasureNotFound ErasurePhase = "NotFound"
+	ErasureNotFound         ErasurePhase = "NotFound"
 	ErasureNeedsInformation ErasurePhase = "NeedsInformation"
 	ErasureFailed           ErasurePhase = "Failed"
 )
