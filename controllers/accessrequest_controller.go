@@ -188,7 +188,8 @@ func (r *AccessRequestReconciler) checkDeadline(ar *privacyv1alpha1.AccessReques
 // pass, checks that the Secret holding it still exists: the worker reads it from there.
 func (r *AccessRequestReconciler) checkSubject(ctx context.Context, ar *privacyv1alpha1.AccessRequest, conds conditions) (stalled bool, err error) {
 	if ar.Status.SubjectFingerprint == "" {
-		fp, reason, msg, err := subjectFingerprint(ctx, r.APIReader, r.OperatorNamespace, r.FingerprintKeySecret, ar.Namespace, ar.Spec.Subject)
+		fp, reason, msg, err := subjectFingerprint(ctx, r.APIReader, r.OperatorNamespace, r.FingerprintKeySecret, ar.Namespace, ar.Spec.Subject,
+			ar.Spec.DatabaseSelector)
 		if err != nil || reason != "" {
 			if reason != "" {
 				r.stall(ar, conds, reason, msg)

@@ -223,7 +223,11 @@ func (r *ErasureRequestReconciler) fingerprint(ctx context.Context, er *privacyv
 	if !ok {
 		return "", privacyv1alpha1.ReasonSubjectSecretNotFound, fmt.Sprintf("Secret %q has no key %q", ref.Name, ref.Key), nil
 	}
-	fp, err = fingerprint.Compute(key, er.Spec.Subject.Type, value)
+	norm, reason, msg, err := subjectNormalization(ctx, r.APIReader, er)
+	if err != nil || reason != "" {
+		return "", reason, msg, err
+	}
+	fp, err = fingerprint.Compute(key, er.Spec.Subject.Type, value, norm)
 	switch err {
 	case nil:
 		return fp, "", "", nil
