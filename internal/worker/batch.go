@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/lethe-operator/lethe/internal/engine"
 	"github.com/lethe-operator/lethe/internal/mask"
@@ -141,18 +140,6 @@ func countRows(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, whe
 	var n int64
 	err := tx.QueryRowContext(ctx, q.String(), q.args...).Scan(&n)
 	return n, err
-}
-
-// countHeld counts the rows of t where holds and returns the latest legal-hold date among
-// them (zero when there are none).
-func countHeld(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, where predicate) (int64, time.Time, error) {
-	q := newQuery(eng)
-	q.sql("SELECT COUNT(*), MAX(", ref("t", t.hold.from), ") FROM ", t.cat.Quoted, " t WHERE ")
-	where(q, "t")
-	var n int64
-	var latest sql.NullTime
-	err := tx.QueryRowContext(ctx, q.String(), q.args...).Scan(&n, &latest)
-	return n, latest.Time, err
 }
 
 // deleteRows deletes the rows of t where holds.
