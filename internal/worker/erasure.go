@@ -231,7 +231,7 @@ func (r *runner) lookupSubject(ctx context.Context, t *table, col *engine.Column
 		if n, err = countRows(ctx, tx, r.eng, t, match); err != nil || n != 1 {
 			return err
 		}
-		keys, err := selectKeys(ctx, tx, r.eng, t, match, 1)
+		keys, err := selectKeys(ctx, tx, r.eng, t, match, 1, false)
 		if err == nil && len(keys) == 1 {
 			key = keys[0]
 		}

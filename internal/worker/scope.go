@@ -34,7 +34,7 @@ func (r *runner) prepareErasure(ctx context.Context, sub plan.Subject, row subje
 			if !t.up {
 				continue
 			}
-			keys, err := selectKeys(ctx, tx, r.eng, t, e.scope(t), maxSharedRows+1)
+			keys, err := selectKeys(ctx, tx, r.eng, t, e.scope(t), maxSharedRows+1, false)
 			if err != nil {
 				return err
 			}
@@ -196,8 +196,9 @@ func referrers(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, whe
 	return names, nil
 }
 
-// selectKeys returns the primary keys of up to limit rows of t where holds, in key order.
-func selectKeys(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, where predicate, limit int) ([][]any, error) {
+// selectKeys returns the primary keys of up to limit rows of t where holds, in key order,
+// locking the rows when forUpdate is set.
+func selectKeys(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, where predicate, limit int, forUpdate bool) ([][]any, error) {
 	q := newQuery(eng).sql("SELECT ")
 	for i, c := range t.pk {
 		q.sql(sep(i, ", "), ref("t", c))
@@ -206,6 +207,9 @@ func selectKeys(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, wh
 	where(q, "t")
 	orderBy(q, "t", t.pk)
 	q.sql(" LIMIT ", q.bind(int64(limit)))
+	if forUpdate {
+		q.sql(" FOR UPDATE")
+	}
 	rows, err := tx.QueryContext(ctx, q.String(), q.args...)
 	if err != nil {
 		return nil, err
