@@ -139,7 +139,10 @@ func (r *AccessRequestReconciler) reconcile(ctx context.Context, ar *privacyv1al
 	if requeue <= 0 {
 		requeue = recheckDeadline
 	}
-	r.checkDeadline(ar, conds, now, deadline)
+	if ar.Status.Phase != privacyv1alpha1.AccessNotFound {
+		// A request searched for in vain is finished: its deadline no longer runs.
+		r.checkDeadline(ar, conds, now, deadline)
+	}
 	if stalled, err := r.checkSubject(ctx, ar, conds); err != nil || stalled {
 		return ctrl.Result{RequeueAfter: min(requeue, recheckSecrets)}, err
 	}

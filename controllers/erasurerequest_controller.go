@@ -135,7 +135,10 @@ func (r *ErasureRequestReconciler) reconcile(ctx context.Context, er *privacyv1a
 	if requeue <= 0 {
 		requeue = recheckDeadline
 	}
-	r.checkDeadline(er, conds, now, deadline)
+	if er.Status.Phase != privacyv1alpha1.ErasureNotFound {
+		// A request searched for in vain is finished: its deadline no longer runs.
+		r.checkDeadline(er, conds, now, deadline)
+	}
 	if stalled, err := r.checkSubject(ctx, er, conds); err != nil {
 		return ctrl.Result{}, err
 	} else if stalled {

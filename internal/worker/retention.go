@@ -102,7 +102,7 @@ func (s tally) results(base plan.Result, _ *table, _ string, preview bool) []pla
 	add(plan.OutcomeAnonymized, s.anonymized, nil)
 	add(plan.OutcomeRetained, s.retained, func(r *plan.Result) {
 		until := s.retainedUntil
-		r.RetainedUntil, r.Basis = &until, strings.Join(s.bases, ", ")
+		r.RetainedUntil, r.Basis = &until, strings.Join(s.bases, "; ")
 	})
 	add(plan.OutcomeReferenced, s.referenced, func(r *plan.Result) { r.ReferencedBy = s.referencedBy })
 	add(plan.OutcomeShared, s.shared, func(r *plan.Result) { r.ReferencedBy = s.sharedBy })
