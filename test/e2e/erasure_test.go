@@ -83,8 +83,21 @@ func (ec *erasureCluster) dumpOnFailure(t *testing.T) {
 // and waits for its schema to be verified.
 func (ec *erasureCluster) addDatabase(t *testing.T, g Gomega, server *testdb.Server, name, dataMap string) *sql.DB {
 	t.Helper()
-	sqlName := strings.ReplaceAll(fmt.Sprintf("%s_%s", ec.ns, name), "-", "_")
+	sqlName := ec.sqlName(name)
 	db := newDatabase(t, server, sqlName)
+	ec.addTenantDatabase(t, g, server, name, sqlName, dataMap)
+	return db
+}
+
+// sqlName is the database name on the server of the TenantDatabase name.
+func (ec *erasureCluster) sqlName(name string) string {
+	return strings.ReplaceAll(fmt.Sprintf("%s_%s", ec.ns, name), "-", "_")
+}
+
+// addTenantDatabase creates a TenantDatabase for an existing database on the server and
+// waits for its schema to be verified.
+func (ec *erasureCluster) addTenantDatabase(t *testing.T, g Gomega, server *testdb.Server, name, sqlName, dataMap string) {
+	t.Helper()
 	secret := name + "-login"
 	credentialsSecret(t, ec.ns, secret, server)
 	tdb := &privacyv1alpha1.TenantDatabase{
@@ -103,7 +116,6 @@ func (ec *erasureCluster) addDatabase(t *testing.T, g Gomega, server *testdb.Ser
 		g.Expect(c).NotTo(BeNil())
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
 	}, eventually).Should(Succeed())
-	return db
 }
 
 // fileRequest creates the Secret holding the identifier and an ErasureRequest for it.
