@@ -137,3 +137,35 @@ func TestErasureMatchesIdentifiersAsTheIdentityTypeSays(t *testing.T) {
 		})
 	}
 }
+
+// TestMariaDBCollationsDecideWhatMatches checks what the README says about MariaDB: under
+// a case-insensitive collation (utf8mb4_general_ci, a common default) an identifier
+// column matches without case even when the DataMap asks for exact matching, and it
+// ignores accents too, so "jorg@" finds "jörg@"; under utf8mb4_bin only Lethe's
+// normalisation makes case not matter.
+func TestMariaDBCollationsDecideWhatMatches(t *testing.T) {
+	tn := newTenant(t, "mariadb")
+	tn.exec(`CREATE TABLE people (id BIGINT PRIMARY KEY, email_ci VARCHAR(100) COLLATE utf8mb4_general_ci NOT NULL,
+		  email_bin VARCHAR(100) COLLATE utf8mb4_bin NOT NULL)`,
+		`INSERT INTO people VALUES (1, 'Ann@Example.com', 'Ann@Example.com'), (2, 'jörg@example.com', 'jörg@example.com')`)
+	find := func(column, normalize, value string) string {
+		p := tn.plan(plan.KindPreview)
+		p.DataMap = plan.DataMap{Tables: []plan.Table{{Name: "people", PrimaryKey: []string{"id"},
+			Identifiers: map[string]string{"email": column},
+			Columns:     []plan.Column{{Name: "id", Mask: plan.Mask{Strategy: plan.StrategyKeep}}}}},
+			IdentityTypes: map[string]plan.IdentityType{"email": {Normalize: []string{normalize}}}}
+		p.Subjects = []plan.Subject{tn.subject("s", "email", value, "")}
+		return tn.mustSucceed(p).Results[0].Outcome
+	}
+	for _, c := range []struct{ column, normalize, value, want string }{
+		{"email_ci", "exact", "ann@example.com", plan.OutcomeWouldAnonymize},
+		{"email_ci", "exact", "jorg@example.com", plan.OutcomeWouldAnonymize},
+		{"email_bin", "exact", "ann@example.com", plan.OutcomeNotFound},
+		{"email_bin", "lowercase", "ann@example.com", plan.OutcomeWouldAnonymize},
+		{"email_bin", "lowercase", "jorg@example.com", plan.OutcomeNotFound},
+	} {
+		if got := find(c.column, c.normalize, c.value); got != c.want {
+			t.Errorf("%s compared %s with %q: %s, want %s", c.column, c.normalize, c.value, got, c.want)
+		}
+	}
+}
