@@ -141,7 +141,7 @@ func (r *runner) eraseRow(ctx context.Context, e *erasure, preview bool) (stop, 
 		}
 	}
 	for _, t := range tables {
-		results := sums[t].results(plan.Result{Table: t.name(), Subject: e.sub.ID}, t, erasureAction(e.sub, t), preview)
+		results := sums[t].results(plan.Result{Table: t.name(), Subject: e.sub.ID}, preview)
 		for _, res := range results {
 			r.logf("subject %s: table %s: %s %d", e.sub.ID, t.name(), res.Outcome, res.Rows)
 		}

@@ -42,7 +42,7 @@ func (r *runner) applyRule(ctx context.Context, rl *rule, preview bool) ([]plan.
 	if err != nil {
 		return nil, err
 	}
-	return sum.results(plan.Result{Table: t.name(), Rule: rl.spec.Name}, t, rl.action, preview), nil
+	return sum.results(plan.Result{Table: t.name(), Rule: rl.spec.Name}, preview), nil
 }
 
 // ruleBatch applies a rule to the rows of one batch that match it.
@@ -63,9 +63,9 @@ func (r *runner) ruleBatch(ctx context.Context, tx *sql.Tx, rl *rule, matching p
 	}
 	var n int64
 	if rl.action == plan.ActionDelete {
-		n, err = action.delete(ctx, tx, and(matching, notHeld), sum)
+		n, err = action.delete(ctx, tx, matching, sum)
 	} else {
-		n, err = action.anonymize(ctx, tx, rl.columns, and(matching, notHeld), sum)
+		n, err = action.anonymize(ctx, tx, rl.columns, matching, sum)
 	}
 	if failed != nil {
 		return 0, failed
@@ -85,7 +85,7 @@ func (s *tally) addRetained(n int64, until time.Time, basis string) {
 // results turns a tally into report results, each starting from base (table, rule or
 // subject): one per outcome with rows, so nothing left in place goes unsaid and nothing
 // that did not happen is listed.
-func (s tally) results(base plan.Result, _ *table, _ string, preview bool) []plan.Result {
+func (s tally) results(base plan.Result, preview bool) []plan.Result {
 	var out []plan.Result
 	add := func(outcome string, rows int64, edit func(*plan.Result)) {
 		if rows == 0 {
