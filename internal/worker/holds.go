@@ -13,17 +13,15 @@ import (
 	"github.com/lethe-operator/lethe/internal/plan"
 )
 
-// hold is a legal duty to keep rows until a date plus RetainFor. It is declared on one
-// table (owner) and runs from a date column of that table or of a table above it
-// (dates); with covers record it also keeps the rows linked below the owner's held rows
-// by subjectVia: an invoice's lines are part of the invoice.
+// hold is a legal duty to keep rows until a date plus RetainFor. It runs from a date
+// column of the table it is declared on or of a table above it (dates); with covers
+// record it also keeps the rows linked below the held rows by subjectVia: an invoice's
+// lines are part of the invoice.
 type hold struct {
 	basis     string
-	owner     *table
 	dates     *table
 	from      *engine.Column
 	retainFor duration.Duration
-	record    bool
 }
 
 // resolveHolds sets the holds that keep t's rows: t's own, then those of the tables above
@@ -77,7 +75,7 @@ func resolveHold(s *schema, t *table, lh *plan.LegalHold, mm *mismatches) *hold 
 	if !ok {
 		return nil
 	}
-	return &hold{basis: lh.Basis, owner: t, dates: dates, from: from, retainFor: retainFor, record: lh.Covers != plan.HoldCoversRow}
+	return &hold{basis: lh.Basis, dates: dates, from: from, retainFor: retainFor}
 }
 
 // writeHeldDate writes the SQL expression of the date a row of t (under alias) is held

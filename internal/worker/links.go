@@ -69,7 +69,7 @@ func resolveLink(s *schema, t *table, mm *mismatches) {
 			l.field, t.name(), l.to.name(), columnNames(refs), l.to.name(), l.from.name(), l.to.name())
 		return
 	}
-	t.parent, t.up = l.Tables(t)
+	t.parent, t.up = l.parentOf(t)
 	if t.up {
 		t.mine, t.theirs = refs, cols
 	} else {
@@ -78,8 +78,8 @@ func resolveLink(s *schema, t *table, mm *mismatches) {
 	t.parent.children = append(t.parent.children, t)
 }
 
-// Tables returns the parent of t and whether the link runs up (referencedBy).
-func (l *linkSpec) Tables(t *table) (*table, bool) {
+// parentOf returns the parent of t and whether the link runs up (referencedBy).
+func (l *linkSpec) parentOf(t *table) (*table, bool) {
 	if l.from == t {
 		return l.to, false
 	}

@@ -121,25 +121,18 @@ func keyEquals(cols []*engine.Column, values []any) predicate {
 // whose subjectVia points straight at root's key compares its own columns with the key
 // (an index lookup).
 func linkedTo(from, root *table, key []any) predicate {
-	return linkedToKeys(from, root, [][]any{key})
-}
-
-// linkedToKeys is linkedTo for any of several rows of root.
-func linkedToKeys(from, root *table, keys [][]any) predicate {
 	return func(q *query, alias string) {
 		switch {
-		case len(keys) == 0:
-			never(q, alias)
 		case from == root:
-			keyIn(root.pk, keys)(q, alias)
+			keyEquals(root.pk, key)(q, alias)
 		case from.parent == root && !from.up && slices.Equal(from.theirs, root.pk):
-			keyIn(from.mine, keys)(q, alias)
+			keyEquals(from.mine, key)(q, alias)
 		default:
 			parent := q.alias()
 			q.sql("EXISTS (SELECT 1 FROM ", from.parent.cat.Quoted, " ", parent, " WHERE ")
 			columnsEqual(q, alias, from.mine, parent, from.theirs)
 			q.sql(" AND (")
-			linkedToKeys(from.parent, root, keys)(q, parent)
+			linkedTo(from.parent, root, key)(q, parent)
 			q.sql("))")
 		}
 	}
