@@ -139,7 +139,10 @@ func (r *AccessRequestReconciler) reconcile(ctx context.Context, ar *privacyv1al
 	if requeue <= 0 {
 		requeue = recheckDeadline
 	}
-	r.checkDeadline(ar, conds, now, deadline)
+	if ar.Status.Phase != privacyv1alpha1.AccessNotFound {
+		// A request searched for in vain is finished: its deadline no longer runs.
+		r.checkDeadline(ar, conds, now, deadline)
+	}
 	if stalled, err := r.checkSubject(ctx, ar, conds); err != nil || stalled {
 		return ctrl.Result{RequeueAfter: min(requeue, recheckSecrets)}, err
 	}
@@ -188,7 +191,8 @@ func (r *AccessRequestReconciler) checkDeadline(ar *privacyv1alpha1.AccessReques
 // pass, checks that the Secret holding it still exists: the worker reads it from there.
 func (r *AccessRequestReconciler) checkSubject(ctx context.Context, ar *privacyv1alpha1.AccessRequest, conds conditions) (stalled bool, err error) {
 	if ar.Status.SubjectFingerprint == "" {
-		fp, reason, msg, err := subjectFingerprint(ctx, r.APIReader, r.OperatorNamespace, r.FingerprintKeySecret, ar.Namespace, ar.Spec.Subject)
+		fp, reason, msg, err := subjectFingerprint(ctx, r.APIReader, r.OperatorNamespace, r.FingerprintKeySecret, ar.Namespace, ar.Spec.Subject,
+			ar.Spec.DatabaseSelector)
 		if err != nil || reason != "" {
 			if reason != "" {
 				r.stall(ar, conds, reason, msg)

@@ -72,6 +72,8 @@ func (r *AccessRequestReconciler) summarise(ctx context.Context, ar *privacyv1al
 			r.event(ar, corev1.EventTypeNormal, "ExportWithdrawn", "Withdraw", "deleted Secret(s) "+strings.Join(withdrawn, ", ")+": the export is incomplete")
 		}
 		r.stall(ar, conds, reason, msg)
+	case len(notFound) == len(dbs):
+		r.notFound(ar, conds, notFound)
 	case len(finished) == len(dbs):
 		r.complete(ar, conds, dbs, notFound, now, expireAfter)
 	default:
@@ -108,20 +110,16 @@ func (r *AccessRequestReconciler) complete(ar *privacyv1alpha1.AccessRequest, co
 	sort.Slice(secrets, func(i, j int) bool { return secrets[i].Name < secrets[j].Name })
 	reason := privacyv1alpha1.ReasonExported
 	msg := fmt.Sprintf("exported from %d database(s)", len(secrets))
-	if len(secrets) == 0 {
-		reason, msg = privacyv1alpha1.ReasonSubjectNotFound, "the identifier matches no subject in any selected database: nothing to export"
-	} else {
-		names := make([]string, len(secrets))
-		for i, s := range secrets {
-			names[i] = s.Name
-		}
-		expires := expireAfter.AddTo(now)
-		ar.Status.Delivery = &privacyv1alpha1.Delivery{Secrets: secrets, CompletedAt: metav1.Time{Time: now},
-			ExpiresAt: metav1.Time{Time: expires}}
-		msg += fmt.Sprintf(" into Secret(s) %s, kept until %s", strings.Join(names, ", "), expires.UTC().Format(time.RFC3339))
-		if len(notFound) > 0 {
-			msg += "; not found in " + strings.Join(notFound, ", ")
-		}
+	names := make([]string, len(secrets))
+	for i, s := range secrets {
+		names[i] = s.Name
+	}
+	expires := expireAfter.AddTo(now)
+	ar.Status.Delivery = &privacyv1alpha1.Delivery{Secrets: secrets, CompletedAt: metav1.Time{Time: now},
+		ExpiresAt: metav1.Time{Time: expires}}
+	msg += fmt.Sprintf(" into Secret(s) %s, kept until %s", strings.Join(names, ", "), expires.UTC().Format(time.RFC3339))
+	if len(notFound) > 0 {
+		msg += "; not found in " + strings.Join(notFound, ", ")
 	}
 	ar.Status.Phase = privacyv1alpha1.AccessComplete
 	conds.set(privacyv1alpha1.ConditionComplete, metav1.ConditionTrue, reason, msg)
@@ -129,11 +127,21 @@ func (r *AccessRequestReconciler) complete(ar *privacyv1alpha1.AccessRequest, co
 	if c := meta.FindStatusCondition(ar.Status.Conditions, privacyv1alpha1.ConditionDeadlineExceeded); c != nil && c.Status != metav1.ConditionTrue {
 		c.Message = "completed before the deadline " + ar.Status.Deadline.UTC().Format(time.RFC3339)
 	}
-	typ := corev1.EventTypeNormal
-	if reason == privacyv1alpha1.ReasonSubjectNotFound {
-		typ = corev1.EventTypeWarning
+	r.event(ar, corev1.EventTypeNormal, reason, "Complete", msg)
+}
+
+// notFound records that no selected database holds the subject: the request is finished
+// but exported nothing, which a person should look at, so it is Stalled (not Ready, not
+// Complete) with the identity type and the databases searched.
+func (r *AccessRequestReconciler) notFound(ar *privacyv1alpha1.AccessRequest, conds conditions, searched []string) {
+	msg := fmt.Sprintf("no subject with this %s identifier in any selected database (searched: %s): nothing was exported; "+
+		"check the identifier and its type, or the databaseSelector, and file a new request", ar.Spec.Subject.Type, strings.Join(searched, ", "))
+	if ar.Status.Phase != privacyv1alpha1.AccessNotFound {
+		r.event(ar, corev1.EventTypeWarning, privacyv1alpha1.ReasonSubjectNotFound, "Search", msg)
 	}
-	r.event(ar, typ, reason, "Complete", msg)
+	ar.Status.Phase = privacyv1alpha1.AccessNotFound
+	conds.stalled(privacyv1alpha1.ReasonSubjectNotFound, msg)
+	conds.set(privacyv1alpha1.ConditionComplete, metav1.ConditionFalse, privacyv1alpha1.ReasonSubjectNotFound, msg)
 }
 
 // expire deletes the export Secrets once expireAfter has passed since delivery, and

@@ -90,8 +90,8 @@ func subjectTables(dm *privacyv1alpha1.DataMap) []string {
 	return out
 }
 
-// unreachableSubjects follows each table's subjectVia chain and reports the tables whose
-// chain loops or ends at a table that is missing or identifies no subjects.
+// unreachableSubjects follows each table's links (subjectVia or referencedBy) and reports
+// the tables whose chain loops or ends at a table that is missing or identifies no subjects.
 func unreachableSubjects(dm *privacyv1alpha1.DataMap) []string {
 	byName := map[privacyv1alpha1.Identifier]privacyv1alpha1.Table{}
 	for _, t := range dm.Spec.Tables {
@@ -112,15 +112,19 @@ func chainProblem(t privacyv1alpha1.Table, byName map[privacyv1alpha1.Identifier
 		if len(t.Identifiers) > 0 {
 			return ""
 		}
-		if t.SubjectVia == nil {
+		link := t.SubjectVia
+		if link == nil {
+			link = t.ReferencedBy
+		}
+		if link == nil {
 			return "neither identifies data subjects nor links to a table that does"
 		}
 		seen[t.Name] = true
-		next, ok := byName[t.SubjectVia.References.Table]
-		path = append(path, string(t.SubjectVia.References.Table))
+		next, ok := byName[link.Table]
+		path = append(path, string(link.Table))
 		switch {
 		case !ok:
-			return fmt.Sprintf("links to table %s, which is not in the DataMap", t.SubjectVia.References.Table)
+			return fmt.Sprintf("links to table %s, which is not in the DataMap", link.Table)
 		case seen[next.Name]:
 			return "links in a loop (" + strings.Join(path, " → ") + ") and never reaches a data subject"
 		}

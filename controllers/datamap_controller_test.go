@@ -7,9 +7,8 @@ import (
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
 )
 
-func via(table string) *privacyv1alpha1.SubjectVia {
-	return &privacyv1alpha1.SubjectVia{Columns: []privacyv1alpha1.Identifier{"parent_id"},
-		References: privacyv1alpha1.ForeignKey{Table: privacyv1alpha1.Identifier(table), Columns: []privacyv1alpha1.Identifier{"id"}}}
+func via(table string) *privacyv1alpha1.Link {
+	return &privacyv1alpha1.Link{Table: privacyv1alpha1.Identifier(table)}
 }
 
 func TestUnreachableSubjectsFindsLoopsAndDeadEnds(t *testing.T) {
@@ -21,6 +20,11 @@ func TestUnreachableSubjectsFindsLoopsAndDeadEnds(t *testing.T) {
 	}{
 		{"every table reaches the subject", []privacyv1alpha1.Table{subject,
 			{Name: "bookings", SubjectVia: via("customers")}, {Name: "booking_items", SubjectVia: via("bookings")}}, nil},
+		{"a table the subject's row references", []privacyv1alpha1.Table{subject,
+			{Name: "addresses", ReferencedBy: via("customers")}, {Name: "address_notes", SubjectVia: via("addresses")}}, nil},
+		{"a loop through referencedBy", []privacyv1alpha1.Table{subject,
+			{Name: "a", ReferencedBy: via("b")}, {Name: "b", SubjectVia: via("a")}},
+			[]string{"table a links in a loop (a → b → a)", "table b links in a loop (b → a → b)"}},
 		{"a loop never reaches it", []privacyv1alpha1.Table{subject,
 			{Name: "a", SubjectVia: via("b")}, {Name: "b", SubjectVia: via("a")}},
 			[]string{"table a links in a loop (a → b → a)", "table b links in a loop (b → a → b)"}},

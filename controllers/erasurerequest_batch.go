@@ -275,7 +275,7 @@ func (r *ErasureBatchReconciler) candidates(p *pass, kind plan.Kind) []*privacyv
 // wants says whether the request's target waits for a plan of this kind.
 func wants(er *privacyv1alpha1.ErasureRequest, t *privacyv1alpha1.ErasureTarget, kind plan.Kind) bool {
 	switch t.State {
-	case privacyv1alpha1.TargetPending, privacyv1alpha1.TargetRetrying, privacyv1alpha1.TargetFailed:
+	case privacyv1alpha1.TargetPending, privacyv1alpha1.TargetRetrying, privacyv1alpha1.TargetFailed, privacyv1alpha1.TargetGuarded:
 		if kind == plan.KindPreview {
 			return !er.Approved()
 		}

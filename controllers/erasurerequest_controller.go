@@ -135,7 +135,10 @@ func (r *ErasureRequestReconciler) reconcile(ctx context.Context, er *privacyv1a
 	if requeue <= 0 {
 		requeue = recheckDeadline
 	}
-	r.checkDeadline(er, conds, now, deadline)
+	if er.Status.Phase != privacyv1alpha1.ErasureNotFound {
+		// A request searched for in vain is finished: its deadline no longer runs.
+		r.checkDeadline(er, conds, now, deadline)
+	}
 	if stalled, err := r.checkSubject(ctx, er, conds); err != nil {
 		return ctrl.Result{}, err
 	} else if stalled {
@@ -223,7 +226,11 @@ func (r *ErasureRequestReconciler) fingerprint(ctx context.Context, er *privacyv
 	if !ok {
 		return "", privacyv1alpha1.ReasonSubjectSecretNotFound, fmt.Sprintf("Secret %q has no key %q", ref.Name, ref.Key), nil
 	}
-	fp, err = fingerprint.Compute(key, er.Spec.Subject.Type, value)
+	norm, reason, msg, err := subjectNormalization(ctx, r.APIReader, er)
+	if err != nil || reason != "" {
+		return "", reason, msg, err
+	}
+	fp, err = fingerprint.Compute(key, er.Spec.Subject.Type, value, norm)
 	switch err {
 	case nil:
 		return fp, "", "", nil

@@ -110,6 +110,10 @@ func (r *ErasureBatchReconciler) fold(ctx context.Context, p *pass, er *privacyv
 		t.Message += fmt.Sprintf(" (attempt %d; next in %s)", t.Attempts, wait)
 		p.wake(wait)
 		r.event(er, corev1.EventTypeWarning, privacyv1alpha1.ReasonErasureFailed, "Erase", p.db.Name+": "+t.Message)
+	case privacyv1alpha1.TargetGuarded:
+		// A person has to act first (appoint another administrator); look again later.
+		t.QueuedAt = &metav1.Time{Time: p.now.Add(retryFailed).Truncate(time.Second)}
+		r.event(er, corev1.EventTypeWarning, privacyv1alpha1.ReasonGuarded, "Erase", p.db.Name+": "+t.Message)
 	case privacyv1alpha1.TargetFailed:
 		t.Attempts++
 		t.QueuedAt = &metav1.Time{Time: p.now.Add(retryFailed).Truncate(time.Second)}

@@ -83,7 +83,8 @@ func (c *deadlineCollector) Collect(ch chan<- prometheus.Metric) {
 	byPhase := map[privacyv1alpha1.ErasurePhase]float64{}
 	for key, r := range c.requests {
 		byPhase[r.phase]++
-		if r.phase != privacyv1alpha1.ErasureComplete {
+		// A finished request has no deadline left to meet: erased, or searched for in vain.
+		if r.phase != privacyv1alpha1.ErasureComplete && r.phase != privacyv1alpha1.ErasureNotFound {
 			ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.GaugeValue, r.deadline.Sub(now).Seconds(), key.Namespace, key.Name)
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -65,6 +67,10 @@ func foldReport(t *privacyv1alpha1.ErasureTarget, kind plan.Kind, subject string
 	case outcomes[plan.OutcomeAmbiguous]:
 		t.State, t.Tables = privacyv1alpha1.TargetAmbiguous, tableOutcomes(mine)
 		t.Message = "the identifier matches more than one subject; nothing was changed"
+	case outcomes[plan.OutcomeGuarded]:
+		t.State, t.Tables = privacyv1alpha1.TargetGuarded, tableOutcomes(mine)
+		t.Message = "erasing the subject would remove or anonymize rows a guard keeps (" + guardReasons(mine) +
+			"); nothing was changed: deal with the guarded rows (appoint another administrator), it is tried again every hour"
 	case outcomes[plan.OutcomeNotFound]:
 		t.State, t.Tables = privacyv1alpha1.TargetNotFound, nil
 		t.Message = "the identifier matches no subject in this database"
@@ -89,6 +95,17 @@ func foldReport(t *privacyv1alpha1.ErasureTarget, kind plan.Kind, subject string
 		t.State, t.Tables = privacyv1alpha1.TargetDone, tableOutcomes(mine)
 		t.Message = "erased; the post-erasure check found no identifying value left"
 	}
+}
+
+// guardReasons joins the reasons of the guarded results.
+func guardReasons(results []plan.Result) string {
+	var reasons []string
+	for _, r := range results {
+		if r.Outcome == plan.OutcomeGuarded && r.Reason != "" && !slices.Contains(reasons, r.Reason) {
+			reasons = append(reasons, r.Reason)
+		}
+	}
+	return strings.Join(reasons, "; ")
 }
 
 // reportError is the report's first error code and message ("" when there is none).
@@ -120,6 +137,14 @@ func tableOutcomes(results []plan.Result) []privacyv1alpha1.TableOutcome {
 		if r.RetainedUntil != nil && (o.RetainedUntil == nil || r.RetainedUntil.After(o.RetainedUntil.Time)) {
 			o.RetainedUntil = &metav1.Time{Time: r.RetainedUntil.UTC()}
 		}
+		o.Basis = joinOnce(o.Basis, r.Basis)
+		o.Reason = joinOnce(o.Reason, r.Reason)
+		for _, by := range r.ReferencedBy {
+			if !slices.Contains(o.ReferencedBy, by) {
+				o.ReferencedBy = append(o.ReferencedBy, by)
+			}
+		}
+		slices.Sort(o.ReferencedBy)
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		if order[i].table != order[j].table {
@@ -132,6 +157,17 @@ func tableOutcomes(results []plan.Result) []privacyv1alpha1.TableOutcome {
 		out = append(out, *sums[k])
 	}
 	return out
+}
+
+// joinOnce adds part to a "; "-separated list unless it is empty or already there.
+func joinOnce(list, part string) string {
+	switch {
+	case part == "" || slices.Contains(strings.Split(list, "; "), part):
+		return list
+	case list == "":
+		return part
+	}
+	return list + "; " + part
 }
 
 // receiptDocument is what a receipt's digest covers. Field order is fixed by the struct,
@@ -152,11 +188,13 @@ type receiptTarget struct {
 }
 
 type receiptTable struct {
-	Name          string `json:"name"`
-	Outcome       string `json:"outcome"`
-	Rows          int64  `json:"rows"`
-	RetainedUntil string `json:"retainedUntil,omitempty"`
-	CoveredBy     string `json:"coveredBy,omitempty"`
+	Name          string   `json:"name"`
+	Outcome       string   `json:"outcome"`
+	Rows          int64    `json:"rows"`
+	RetainedUntil string   `json:"retainedUntil,omitempty"`
+	Basis         string   `json:"basis,omitempty"`
+	ReferencedBy  []string `json:"referencedBy,omitempty"`
+	CoveredBy     string   `json:"coveredBy,omitempty"`
 }
 
 // buildReceipt returns the receipt of a completed request.
@@ -166,7 +204,8 @@ func buildReceipt(uid, fingerprint string, targets []privacyv1alpha1.ErasureTarg
 	for _, t := range targets {
 		rt := receiptTarget{Database: t.Database, State: string(t.State), Tables: []receiptTable{}}
 		for _, tab := range t.Tables {
-			rtab := receiptTable{Name: tab.Name, Outcome: tab.Outcome, Rows: tab.Rows, CoveredBy: tab.CoveredBy}
+			rtab := receiptTable{Name: tab.Name, Outcome: tab.Outcome, Rows: tab.Rows, Basis: tab.Basis,
+				ReferencedBy: tab.ReferencedBy, CoveredBy: tab.CoveredBy}
 			if tab.RetainedUntil != nil {
 				rtab.RetainedUntil = tab.RetainedUntil.UTC().Format(time.RFC3339)
 			}

@@ -59,8 +59,13 @@ func TestFoldReport(t *testing.T) {
 			{Table: "customers", Subject: "req-b", Outcome: plan.OutcomeAmbiguous, Rows: 2},
 			{Table: "customers", Subject: "req-c", Outcome: plan.OutcomeNotFound},
 			{Table: "bookings", Subject: "req-d", Outcome: plan.OutcomeFailed},
+			{Table: "customers", Subject: "req-g", Outcome: plan.OutcomeGuarded, Rows: 1, Reason: `guard "last-admin" keeps at least 1 row(s)`},
+			{Table: "customers", Subject: "req-h", Outcome: plan.OutcomeReferenced, Rows: 1, ReferencedBy: []string{"invoices"}},
+			{Table: "addresses", Subject: "req-h", Outcome: plan.OutcomeShared, Rows: 1, ReferencedBy: []string{"staff"}},
+			{Table: "addresses", Subject: "req-h", Outcome: plan.OutcomeShared, Rows: 1, ReferencedBy: []string{"stores"}},
+			{Table: "customers", Subject: "req-i", Outcome: plan.OutcomeAnonymized},
 		},
-		Remaining: map[string]int64{"req-a": 0, "req-e": 3},
+		Remaining: map[string]int64{"req-a": 0, "req-e": 3, "req-h": 0, "req-i": 0},
 	}
 	failed := *report
 	failed.Succeeded = false
@@ -81,6 +86,9 @@ func TestFoldReport(t *testing.T) {
 		{"unreachable retries", plan.KindErasure, "req-a", down, privacyv1alpha1.TargetRetrying, 0},
 		{"no report retries", plan.KindErasure, "req-a", nil, privacyv1alpha1.TargetRetrying, 0},
 		{"preview", plan.KindPreview, "req-a", report, privacyv1alpha1.TargetPreviewed, 2},
+		{"guarded", plan.KindErasure, "req-g", report, privacyv1alpha1.TargetGuarded, 1},
+		{"kept rows are part of the outcome", plan.KindErasure, "req-h", report, privacyv1alpha1.TargetDone, 2},
+		{"nothing left to change", plan.KindErasure, "req-i", report, privacyv1alpha1.TargetDone, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,6 +104,16 @@ func TestFoldReport(t *testing.T) {
 	if lost.State != privacyv1alpha1.TargetNotFound || !strings.Contains(lost.Message, "may have erased it") {
 		t.Fatalf("not found after a lost report: %s %q", lost.State, lost.Message)
 	}
+	guarded := &privacyv1alpha1.ErasureTarget{}
+	foldReport(guarded, plan.KindErasure, "req-g", report, "")
+	if !strings.Contains(guarded.Message, `guard "last-admin"`) || guarded.Tables[0].Reason == "" {
+		t.Fatalf("guarded target does not say which guard: %q %+v", guarded.Message, guarded.Tables)
+	}
+	kept := &privacyv1alpha1.ErasureTarget{}
+	foldReport(kept, plan.KindErasure, "req-h", report, "")
+	if shared := kept.Tables[0]; shared.Outcome != plan.OutcomeShared || shared.Rows != 2 || strings.Join(shared.ReferencedBy, ",") != "staff,stores" {
+		t.Fatalf("shared addresses: %+v", shared)
+	}
 	target := &privacyv1alpha1.ErasureTarget{}
 	foldReport(target, plan.KindErasure, "req-a", report, "")
 	inv := target.Tables[1]
@@ -109,7 +127,8 @@ func TestReceipt(t *testing.T) {
 	targets := []privacyv1alpha1.ErasureTarget{{
 		Database: "b", State: privacyv1alpha1.TargetDone,
 		Tables: []privacyv1alpha1.TableOutcome{
-			{Name: "invoices", Outcome: "retained", Rows: 3, RetainedUntil: &until, CoveredBy: "p/r"},
+			{Name: "invoices", Outcome: "retained", Rows: 3, RetainedUntil: &until, Basis: "bookkeeping-law", CoveredBy: "p/r"},
+			{Name: "addresses", Outcome: "shared", Rows: 1, ReferencedBy: []string{"staff"}},
 			{Name: "customers", Outcome: "anonymized", Rows: 1},
 		},
 	}, {Database: "a", State: privacyv1alpha1.TargetNotFound}}
@@ -124,7 +143,7 @@ func TestReceipt(t *testing.T) {
 	if r1.Digest != "sha256:"+hex.EncodeToString(sum[:]) {
 		t.Fatal("digest is not the SHA-256 of the document")
 	}
-	want := `{"uid":"uid-1","fingerprint":"hmac-sha256:ab","completedAt":"2026-05-02T10:00:00Z","databases":[{"database":"a","state":"NotFound","tables":[]},{"database":"b","state":"Done","tables":[{"name":"customers","outcome":"anonymized","rows":1},{"name":"invoices","outcome":"retained","rows":3,"retainedUntil":"2031-05-01T00:00:00Z","coveredBy":"p/r"}]}]}`
+	want := `{"uid":"uid-1","fingerprint":"hmac-sha256:ab","completedAt":"2026-05-02T10:00:00Z","databases":[{"database":"a","state":"NotFound","tables":[]},{"database":"b","state":"Done","tables":[{"name":"addresses","outcome":"shared","rows":1,"referencedBy":["staff"]},{"name":"customers","outcome":"anonymized","rows":1},{"name":"invoices","outcome":"retained","rows":3,"retainedUntil":"2031-05-01T00:00:00Z","basis":"bookkeeping-law","coveredBy":"p/r"}]}]}`
 	if r1.Document != want {
 		t.Fatalf("document\n%s\nwant\n%s", r1.Document, want)
 	}

@@ -17,6 +17,7 @@ import (
 type progress struct {
 	total                                       int
 	finished, notFound, ambiguous, failed       []string
+	guarded                                     []string
 	retrying, running, previewed, waiting, none []string
 	messages                                    []string
 }
@@ -37,6 +38,9 @@ func summariseTargets(er *privacyv1alpha1.ErasureRequest, dbs []privacyv1alpha1.
 			p.notFound = append(p.notFound, db.Name)
 		case privacyv1alpha1.TargetAmbiguous:
 			p.ambiguous = append(p.ambiguous, db.Name)
+		case privacyv1alpha1.TargetGuarded:
+			p.guarded = append(p.guarded, db.Name)
+			p.messages = append(p.messages, db.Name+": "+t.Message)
 		case privacyv1alpha1.TargetFailed:
 			p.failed = append(p.failed, db.Name)
 			p.messages = append(p.messages, db.Name+": "+t.Message)
@@ -71,12 +75,20 @@ func (r *ErasureRequestReconciler) summarise(er *privacyv1alpha1.ErasureRequest,
 		conds.notReady(privacyv1alpha1.ReasonNoDatabasesSelected, msg)
 		conds.set(privacyv1alpha1.ConditionComplete, metav1.ConditionFalse, privacyv1alpha1.ReasonNoDatabasesSelected, msg)
 		er.Status.Phase = privacyv1alpha1.ErasurePending
+	case len(p.notFound) == p.total:
+		r.notFound(er, conds, p, now)
 	case len(p.finished) == p.total:
 		r.complete(er, conds, p, now)
 	case len(p.ambiguous) > 0:
 		msg := fmt.Sprintf("the identifier matches more than one subject in %s: nothing was changed there", strings.Join(p.ambiguous, ", "))
 		conds.stalled(privacyv1alpha1.ReasonAmbiguousSubject, msg)
 		r.notComplete(conds, privacyv1alpha1.ReasonAmbiguousSubject, msg)
+		er.Status.Phase = privacyv1alpha1.ErasureNeedsInformation
+	case len(p.guarded) > 0:
+		msg := "a guard keeps rows the erasure would change, so nothing was changed in " + strings.Join(p.guarded, ", ") +
+			"; it is tried again every hour: " + strings.Join(p.messages, "; ")
+		conds.stalled(privacyv1alpha1.ReasonGuarded, msg)
+		r.notComplete(conds, privacyv1alpha1.ReasonGuarded, msg)
 		er.Status.Phase = privacyv1alpha1.ErasureNeedsInformation
 	case len(p.failed) > 0:
 		msg := "retrying will not help: " + strings.Join(p.messages, "; ")
@@ -149,14 +161,26 @@ func (r *ErasureRequestReconciler) inProgress(er *privacyv1alpha1.ErasureRequest
 	r.notComplete(conds, reason, msg)
 }
 
-// complete records completion and the receipt, once.
-func (r *ErasureRequestReconciler) complete(er *privacyv1alpha1.ErasureRequest, conds conditions, p progress, now time.Time) {
-	reason, msg := privacyv1alpha1.ReasonErased, fmt.Sprintf("erased in %d database(s); nothing identifying is left", p.total-len(p.notFound))
-	if len(p.notFound) == p.total {
-		reason, msg = privacyv1alpha1.ReasonSubjectNotFound, "the identifier matches no subject in any selected database: nothing to erase"
-	} else if len(p.notFound) > 0 {
-		msg += "; not found in " + strings.Join(p.notFound, ", ")
+// notFound records that no selected database holds the subject: the request is finished
+// (every database searched; the receipt says so) but erased nothing, which a person
+// should look at (a typo, the wrong identity type, a database the selector misses). It
+// is Stalled rather than Ready, so GitOps tools do not show it healthy, and it is not
+// Complete, so `kubectl wait --for=condition=Complete` does not report an erasure.
+func (r *ErasureRequestReconciler) notFound(er *privacyv1alpha1.ErasureRequest, conds conditions, p progress, now time.Time) {
+	msg := fmt.Sprintf("no subject with this %s identifier in any selected database (searched: %s): nothing was erased; "+
+		"check the identifier and its type, or the databaseSelector, and file a new request", er.Spec.Subject.Type, strings.Join(p.notFound, ", "))
+	if er.Status.Receipt == nil || er.Status.Phase != privacyv1alpha1.ErasureNotFound {
+		er.Status.Receipt = buildReceipt(string(er.UID), er.Status.SubjectFingerprint, finishedTargets(er, p), now)
+		r.event(er, corev1.EventTypeWarning, privacyv1alpha1.ReasonSubjectNotFound, "Search", msg)
 	}
+	er.Status.Phase = privacyv1alpha1.ErasureNotFound
+	conds.stalled(privacyv1alpha1.ReasonSubjectNotFound, msg)
+	r.notComplete(conds, privacyv1alpha1.ReasonSubjectNotFound, msg)
+	meta.RemoveStatusCondition(conds.list, privacyv1alpha1.ConditionAwaitingApproval)
+}
+
+// finishedTargets are the targets of the finished databases, by name.
+func finishedTargets(er *privacyv1alpha1.ErasureRequest, p progress) []privacyv1alpha1.ErasureTarget {
 	var targets []privacyv1alpha1.ErasureTarget
 	for _, t := range er.Status.Targets {
 		if contains(p.finished, t.Database) {
@@ -164,7 +188,16 @@ func (r *ErasureRequestReconciler) complete(er *privacyv1alpha1.ErasureRequest, 
 		}
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].Database < targets[j].Database })
-	er.Status.Receipt = buildReceipt(string(er.UID), er.Status.SubjectFingerprint, targets, now)
+	return targets
+}
+
+// complete records completion and the receipt, once.
+func (r *ErasureRequestReconciler) complete(er *privacyv1alpha1.ErasureRequest, conds conditions, p progress, now time.Time) {
+	reason, msg := privacyv1alpha1.ReasonErased, fmt.Sprintf("erased in %d database(s); nothing identifying is left", p.total-len(p.notFound))
+	if len(p.notFound) > 0 {
+		msg += "; not found in " + strings.Join(p.notFound, ", ")
+	}
+	er.Status.Receipt = buildReceipt(string(er.UID), er.Status.SubjectFingerprint, finishedTargets(er, p), now)
 	er.Status.Phase = privacyv1alpha1.ErasureComplete
 	conds.set(privacyv1alpha1.ConditionComplete, metav1.ConditionTrue, reason, msg)
 	conds.ready(reason, msg)
@@ -172,11 +205,7 @@ func (r *ErasureRequestReconciler) complete(er *privacyv1alpha1.ErasureRequest, 
 	if c := meta.FindStatusCondition(er.Status.Conditions, privacyv1alpha1.ConditionDeadlineExceeded); c != nil && c.Status != metav1.ConditionTrue {
 		c.Message = "completed before the deadline " + er.Status.Deadline.UTC().Format(time.RFC3339)
 	}
-	typ := corev1.EventTypeNormal
-	if reason == privacyv1alpha1.ReasonSubjectNotFound {
-		typ = corev1.EventTypeWarning
-	}
-	r.event(er, typ, reason, "Complete", msg+"; receipt "+er.Status.Receipt.Digest)
+	r.event(er, corev1.EventTypeNormal, reason, "Complete", msg+"; receipt "+er.Status.Receipt.Digest)
 }
 
 func contains(list []string, s string) bool {

@@ -11,6 +11,16 @@ func dataMapPlan(dm *privacyv1alpha1.DataMap) plan.DataMap {
 	for _, t := range dm.Spec.Tables {
 		out.Tables = append(out.Tables, tablePlan(t))
 	}
+	for typ, it := range dm.Spec.IdentityTypes {
+		if out.IdentityTypes == nil {
+			out.IdentityTypes = map[string]plan.IdentityType{}
+		}
+		steps := make([]string, len(it.Normalize))
+		for i, s := range it.Normalize {
+			steps[i] = string(s)
+		}
+		out.IdentityTypes[typ] = plan.IdentityType{Normalize: steps}
+	}
 	return out
 }
 
@@ -26,10 +36,9 @@ func tablePlan(t privacyv1alpha1.Table) plan.Table {
 			pt.Identifiers[typ] = string(col)
 		}
 	}
-	if v := t.SubjectVia; v != nil {
-		pt.SubjectVia = &plan.SubjectVia{
-			Columns: names(v.Columns), Table: string(v.References.Table), ReferencedColumns: names(v.References.Columns),
-		}
+	pt.SubjectVia, pt.ReferencedBy = linkPlan(t.SubjectVia), linkPlan(t.ReferencedBy)
+	for _, g := range t.Guards {
+		pt.Guards = append(pt.Guards, guardPlan(g))
 	}
 	for _, c := range t.Columns {
 		pt.Columns = append(pt.Columns, plan.Column{
@@ -38,9 +47,42 @@ func tablePlan(t privacyv1alpha1.Table) plan.Table {
 		})
 	}
 	if h := t.LegalHold; h != nil {
-		pt.LegalHold = &plan.LegalHold{Basis: h.Basis, RetainFor: string(h.RetainFor), From: string(h.From)}
+		pt.LegalHold = &plan.LegalHold{Basis: h.Basis, RetainFor: string(h.RetainFor), From: string(h.From), Covers: string(h.Covers)}
 	}
 	return pt
+}
+
+func linkPlan(l *privacyv1alpha1.Link) *plan.Link {
+	if l == nil {
+		return nil
+	}
+	return &plan.Link{Table: string(l.Table), Columns: optionalNames(l.Columns),
+		ReferencedColumns: optionalNames(l.ReferencedColumns), Unenforced: l.Unenforced}
+}
+
+func guardPlan(g privacyv1alpha1.Guard) plan.Guard {
+	return plan.Guard{Name: g.Name, Where: conditionsPlan(g.Where), Per: optionalNames(g.Per), KeepAtLeast: int(g.KeepAtLeast)}
+}
+
+// conditionsPlan turns structured conditions into the plan's.
+func conditionsPlan(where []privacyv1alpha1.Condition) []plan.Condition {
+	var out []plan.Condition
+	for _, w := range where {
+		c := plan.Condition{Column: string(w.Column), Op: w.Op, Values: w.Values}
+		if w.Value != nil {
+			c.Value = *w.Value
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// optionalNames is names, but nil for none (an absent list in the plan).
+func optionalNames(ids []privacyv1alpha1.Identifier) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	return names(ids)
 }
 
 func names(ids []privacyv1alpha1.Identifier) []string {

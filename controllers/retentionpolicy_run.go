@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,12 +113,9 @@ func rulesPlan(rules []privacyv1alpha1.RetentionRule) []plan.Rule {
 		for _, a := range r.Activity {
 			pr.Activity = append(pr.Activity, string(a))
 		}
-		for _, w := range r.Where {
-			c := plan.Condition{Column: string(w.Column), Op: w.Op, Values: w.Values}
-			if w.Value != nil {
-				c.Value = *w.Value
-			}
-			pr.Where = append(pr.Where, c)
+		pr.Where, pr.IncludeOrphans = conditionsPlan(r.Where), r.IncludeOrphans
+		for _, g := range r.Guards {
+			pr.Guards = append(pr.Guards, guardPlan(g))
 		}
 		out = append(out, pr)
 	}
@@ -226,7 +224,7 @@ func (r *RetentionPolicyReconciler) finishRun(ctx context.Context, p *privacyv1a
 			run.Result = privacyv1alpha1.RunFailed
 		}
 		for _, rr := range dr.Rules {
-			if rr.Outcome != plan.OutcomeRetained {
+			if !keptInPlace[rr.Outcome] {
 				run.Rows += rr.Rows
 			}
 		}
@@ -276,6 +274,10 @@ func (r *RetentionPolicyReconciler) pruneJobs(ctx context.Context, p *privacyv1a
 	}
 }
 
+// keptInPlace are the outcomes of rows a run left as they were (referenced rows are
+// anonymized, so they count as processed).
+var keptInPlace = map[string]bool{plan.OutcomeRetained: true, plan.OutcomeShared: true, plan.OutcomeGuarded: true}
+
 // ruleResults sums the reports' rows per rule, table and outcome.
 func ruleResults(reports []*plan.Report) []privacyv1alpha1.RuleResult {
 	type key struct{ rule, table, outcome string }
@@ -292,6 +294,12 @@ func ruleResults(reports []*plan.Report) []privacyv1alpha1.RuleResult {
 			rr.Rows += res.Rows
 			if res.RetainedUntil != nil && (rr.RetainedUntil == nil || res.RetainedUntil.After(rr.RetainedUntil.Time)) {
 				rr.RetainedUntil = &metav1.Time{Time: *res.RetainedUntil}
+			}
+			rr.Basis, rr.Reason = joinOnce(rr.Basis, res.Basis), joinOnce(rr.Reason, res.Reason)
+			for _, by := range res.ReferencedBy {
+				if !slices.Contains(rr.ReferencedBy, by) {
+					rr.ReferencedBy = append(rr.ReferencedBy, by)
+				}
 			}
 		}
 	}

@@ -26,10 +26,10 @@ func subjectRequest(namespace string, subject privacyv1alpha1.ErasureSubject, se
 // as for ErasureRequests (same key, same normalisation), so requests for one subject
 // share it. reason and msg say why it could not be computed (a Secret is missing).
 func subjectFingerprint(ctx context.Context, apiReader client.Reader, operatorNamespace, keySecret, namespace string,
-	subject privacyv1alpha1.ErasureSubject) (fp, reason, msg string, err error) {
+	subject privacyv1alpha1.ErasureSubject, selector *metav1.LabelSelector) (fp, reason, msg string, err error) {
 	r := &ErasureRequestReconciler{APIReader: apiReader, OperatorNamespace: operatorNamespace, FingerprintKeySecret: keySecret}
 	if r.FingerprintKeySecret == "" {
 		r.FingerprintKeySecret = DefaultFingerprintKeySecret
 	}
-	return r.fingerprint(ctx, subjectRequest(namespace, subject, nil))
+	return r.fingerprint(ctx, subjectRequest(namespace, subject, selector))
 }

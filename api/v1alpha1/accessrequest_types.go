@@ -46,7 +46,7 @@ type AccessRequestSpec struct {
 }
 
 // AccessPhase is a one-word summary of where a request stands.
-// +kubebuilder:validation:Enum=Pending;Running;Complete;Expired;Failed
+// +kubebuilder:validation:Enum=Pending;Running;Complete;NotFound;Expired;Failed
 type AccessPhase string
 
 // Phases of an AccessRequest.
@@ -54,6 +54,9 @@ const (
 	AccessPending  AccessPhase = "Pending"
 	AccessRunning  AccessPhase = "Running"
 	AccessComplete AccessPhase = "Complete"
+	// AccessNotFound: the identifier matches no subject in any selected database; nothing
+	// was exported. Finished, but a person should look.
+	AccessNotFound AccessPhase = "NotFound"
 	AccessExpired  AccessPhase = "Expired"
 	AccessFailed   AccessPhase = "Failed"
 )

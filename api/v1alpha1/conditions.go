@@ -56,7 +56,8 @@ const (
 
 // Reasons of DataMap conditions.
 const (
-	// ReasonUnreachableSubject: a table's subjectVia chain does not reach a subject table.
+	// ReasonUnreachableSubject: a table's chain of links (subjectVia, referencedBy) does not
+	// reach a subject table.
 	ReasonUnreachableSubject = "UnreachableSubject"
 	// ReasonConsistent: every table reaches a data subject.
 	ReasonConsistent = "Consistent"

@@ -74,26 +74,53 @@ type Column struct {
 	Mask Mask `json:"mask"`
 }
 
-// ForeignKey names columns of another table.
-type ForeignKey struct {
-	// Table is the referenced table; it must be in the same DataMap.
+// ColumnRef names a column of the table itself ("issued_at") or of another table of the
+// DataMap ("invoice.issued_at").
+// +kubebuilder:validation:Pattern=`^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$`
+// +kubebuilder:validation:MaxLength=127
+type ColumnRef string
+
+// Link is one step from a table towards its data subject, along a foreign key. Columns
+// are always the referencing side and ReferencedColumns the key they point at, as in
+// SQL's FOREIGN KEY (columns) REFERENCES table (referencedColumns). Where exactly one
+// foreign key runs between the two tables, naming the table is enough.
+// +kubebuilder:validation:XValidation:rule="!has(self.referencedColumns) || (has(self.columns) && size(self.columns) == size(self.referencedColumns))",message="referencedColumns pair up with columns: give columns, and as many of each"
+// +kubebuilder:validation:XValidation:rule="!has(self.unenforced) || !self.unenforced || has(self.columns)",message="an unenforced link has no foreign key to derive its columns from: give columns"
+type Link struct {
+	// Table is the other table of the link, one step closer to the data subject; it must
+	// be in the same DataMap.
 	Table Identifier `json:"table"`
-	// Columns of the referenced table, pairwise with the referencing columns.
+	// Columns are the referencing columns: this table's for subjectVia, Table's for
+	// referencedBy. Absent: taken from the one foreign key between the two tables.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=8
-	Columns []Identifier `json:"columns"`
+	// +optional
+	Columns []Identifier `json:"columns,omitempty"`
+	// ReferencedColumns are the key columns Columns point at, pairwise. Absent: taken
+	// from the foreign key, or the referenced table's primaryKey for an unenforced link.
+	// They must be the primary key or a NOT NULL unique key of the referenced table.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	ReferencedColumns []Identifier `json:"referencedColumns,omitempty"`
+	// Unenforced says on purpose that no foreign key backs the link in the database (an
+	// application-level reference). Without it, such a link is refused at verification.
+	// +optional
+	Unenforced bool `json:"unenforced,omitempty"`
 }
 
-// SubjectVia links a table to its parent on the way to the data subject.
-// +kubebuilder:validation:XValidation:rule="size(self.columns) == size(self.references.columns)",message="subjectVia.columns and subjectVia.references.columns must pair up: give the same number of each"
-type SubjectVia struct {
-	// Columns of this table that reference the parent.
-	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=8
-	Columns []Identifier `json:"columns"`
-	// References is the parent table and its columns.
-	References ForeignKey `json:"references"`
-}
+// HoldCoverage is what a legal hold keeps.
+// +kubebuilder:validation:Enum=record;row
+type HoldCoverage string
+
+// Hold coverages.
+const (
+	// HoldCoversRecord keeps the held row and every row linked below it by subjectVia
+	// (an invoice and its lines): the record the law asks to keep.
+	HoldCoversRecord HoldCoverage = "record"
+	// HoldCoversRow keeps only the held row itself.
+	HoldCoversRow HoldCoverage = "row"
+)
 
 // LegalHold is a legal duty to keep a table's rows, e.g. bookkeeping law for invoices.
 type LegalHold struct {
@@ -103,13 +130,64 @@ type LegalHold struct {
 	Basis string `json:"basis"`
 	// RetainFor is how long rows are kept (ISO 8601, e.g. P7Y).
 	RetainFor ISODuration `json:"retainFor"`
-	// From is the date column the retention period runs from.
-	From Identifier `json:"from"`
+	// From is the date column the retention period runs from: a column of this table,
+	// or table.column of a table this one links to on the way to its subject (an
+	// invoice line's hold running from its invoice's issued_at).
+	From ColumnRef `json:"from"`
+	// Covers is record (default: the held rows and the rows linked below them, which are
+	// kept with the same basis and date) or row (only the held rows).
+	// +kubebuilder:default=record
+	// +optional
+	Covers HoldCoverage `json:"covers,omitempty"`
+}
+
+// Guard names rows that must survive every erasure and retention run: at least
+// KeepAtLeast rows matching Where in each group of rows sharing the Per columns (the last
+// administrator of an account).
+type Guard struct {
+	// Name of the guard, for reports and messages.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// Where selects the guarded rows; all conditions must hold.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	Where []Condition `json:"where"`
+	// Per groups the rows (account_id: at least KeepAtLeast per account). Absent: the
+	// whole table is one group.
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Per []Identifier `json:"per,omitempty"`
+	// KeepAtLeast is how many matching rows each group keeps untouched (default 1).
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	KeepAtLeast int32 `json:"keepAtLeast,omitempty"`
+}
+
+// NormalizeStep is one step of identifier normalisation.
+// +kubebuilder:validation:Enum=trim;lowercase;digits;exact
+type NormalizeStep string
+
+// IdentityType says how the identifiers of one identity type are compared.
+type IdentityType struct {
+	// Normalize lists what is ignored when an identifier is compared: trim (leading and
+	// trailing spaces), lowercase (letter case), digits (everything but the digits 0-9),
+	// or exact alone (nothing). The same normalisation gives the subject's fingerprint,
+	// finds its rows and checks that nothing is left after an erasure. Absent: e-mail
+	// addresses are trimmed and lowercased, other types compared exactly.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=3
+	// +kubebuilder:validation:XValidation:rule="!self.exists(s, s == 'exact') || size(self) == 1",message="exact means no normalisation: it stands alone"
+	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t == s))",message="each normalisation step is listed once"
+	Normalize []NormalizeStep `json:"normalize"`
 }
 
 // Table is where personal data lives in one table.
-// +kubebuilder:validation:XValidation:rule="has(self.identifiers) != has(self.subjectVia)",message="a table either identifies data subjects (identifiers) or links to a table that does (subjectVia): give exactly one"
-// +kubebuilder:validation:XValidation:rule="!has(self.subjectVia) || self.subjectVia.references.table != self.name",message="subjectVia must reference another table"
+// +kubebuilder:validation:XValidation:rule="(has(self.identifiers) ? 1 : 0) + (has(self.subjectVia) ? 1 : 0) + (has(self.referencedBy) ? 1 : 0) == 1",message="a table either identifies data subjects (identifiers) or links towards a table that does (subjectVia or referencedBy): give exactly one"
+// +kubebuilder:validation:XValidation:rule="!has(self.subjectVia) || self.subjectVia.table != self.name",message="subjectVia must name another table: a table is not its own way to a data subject (describe a self-reference such as reports_to as a column)"
+// +kubebuilder:validation:XValidation:rule="!has(self.referencedBy) || self.referencedBy.table != self.name",message="referencedBy must name another table: a table is not its own way to a data subject (describe a self-reference such as reports_to as a column)"
 type Table struct {
 	// Name of the table.
 	Name Identifier `json:"name"`
@@ -124,9 +202,15 @@ type Table struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z][A-Za-z0-9]{0,31}$'))",message="identity types are short camelCase words such as email, customerId or phone"
 	// +optional
 	Identifiers map[string]Identifier `json:"identifiers,omitempty"`
-	// SubjectVia links this table to its parent on the way to the subject table.
+	// SubjectVia links this table to its parent on the way to the subject table: this
+	// table references the parent (an invoice references its customer).
 	// +optional
-	SubjectVia *SubjectVia `json:"subjectVia,omitempty"`
+	SubjectVia *Link `json:"subjectVia,omitempty"`
+	// ReferencedBy links this table to a table on the way to the subject table that
+	// references it (the customer references its address). Such rows may be shared:
+	// they change only when every row referring to them is erased or anonymized.
+	// +optional
+	ReferencedBy *Link `json:"referencedBy,omitempty"`
 	// Columns holding personal data, with their masking.
 	// +listType=map
 	// +listMapKey=name
@@ -136,6 +220,12 @@ type Table struct {
 	// LegalHold keeps rows for a legal retention period, even against erasure requests.
 	// +optional
 	LegalHold *LegalHold `json:"legalHold,omitempty"`
+	// Guards name rows of this table that must survive every erasure and retention run.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Guards []Guard `json:"guards,omitempty"`
 	// OnErasure is what an erasure request does to this table's rows by default.
 	// +kubebuilder:default=anonymize
 	// +optional
@@ -143,7 +233,8 @@ type Table struct {
 }
 
 // DataMapSpec describes where personal data lives in a schema shared by many tenants.
-// +kubebuilder:validation:XValidation:rule="self.tables.all(t, !has(t.subjectVia) || self.tables.exists(u, u.name == t.subjectVia.references.table))",message="subjectVia.references.table must name a table in this DataMap"
+// +kubebuilder:validation:XValidation:rule="self.tables.all(t, !has(t.subjectVia) || self.tables.exists(u, u.name == t.subjectVia.table))",message="subjectVia.table must name a table in this DataMap"
+// +kubebuilder:validation:XValidation:rule="self.tables.all(t, !has(t.referencedBy) || self.tables.exists(u, u.name == t.referencedBy.table))",message="referencedBy.table must name a table in this DataMap"
 // +kubebuilder:validation:XValidation:rule="self.tables.exists(t, has(t.identifiers))",message="at least one table must identify data subjects (identifiers)"
 // +kubebuilder:validation:XValidation:rule="has(self.hashKeySecretRef) || !self.tables.exists(t, has(t.columns) && t.columns.exists(c, c.mask.strategy == 'hash'))",message="strategy hash needs hashKeySecretRef: the Secret holding the HMAC key"
 type DataMapSpec struct {
@@ -153,6 +244,12 @@ type DataMapSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	Tables []Table `json:"tables"`
+	// IdentityTypes say how identifiers of each identity type are compared (e-mail:
+	// trimmed and case-insensitive unless said otherwise here).
+	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z][A-Za-z0-9]{0,31}$'))",message="identity types are short camelCase words such as email, customerId or phone"
+	// +optional
+	IdentityTypes map[string]IdentityType `json:"identityTypes,omitempty"`
 	// HashKeySecretRef is the HMAC key for strategy hash. Keep it the same across
 	// databases so pseudonyms match everywhere.
 	// +optional

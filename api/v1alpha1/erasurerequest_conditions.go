@@ -43,6 +43,12 @@ const (
 	ReasonErased = "Erased"
 	// ReasonSubjectNotFound: the identifier matched no subject in any selected database.
 	ReasonSubjectNotFound = "SubjectNotFound"
+	// ReasonConflictingNormalization: the DataMaps of the selected databases compare the
+	// request's identity type differently, so no one fingerprint fits them all.
+	ReasonConflictingNormalization = "ConflictingNormalization"
+	// ReasonGuarded: erasing the subject would remove or anonymize a row a guard keeps
+	// (the last administrator of an account); nothing was changed for it there.
+	ReasonGuarded = "Guarded"
 	// ReasonAmbiguousSubject: the identifier matched several subjects in a database.
 	ReasonAmbiguousSubject = "AmbiguousSubject"
 	// ReasonErasureFailed: an erasure run failed; it is retried with backoff.

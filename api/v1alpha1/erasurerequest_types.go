@@ -70,7 +70,7 @@ type ErasureRequestSpec struct {
 }
 
 // ErasurePhase is a one-word summary of where a request stands.
-// +kubebuilder:validation:Enum=Pending;AwaitingApproval;Running;Complete;NeedsInformation;Failed
+// +kubebuilder:validation:Enum=Pending;AwaitingApproval;Running;Complete;NotFound;NeedsInformation;Failed
 type ErasurePhase string
 
 // Phases of an ErasureRequest.
@@ -79,12 +79,16 @@ const (
 	ErasureAwaitingApproval ErasurePhase = "AwaitingApproval"
 	ErasureRunning          ErasurePhase = "Running"
 	ErasureComplete         ErasurePhase = "Complete"
+	// ErasureNotFound: the identifier matches no subject in any selected database;
+	// nothing was erased. Finished, but a person should look (a typo, the wrong identity
+	// type, a database the selector misses).
+	ErasureNotFound         ErasurePhase = "NotFound"
 	ErasureNeedsInformation ErasurePhase = "NeedsInformation"
 	ErasureFailed           ErasurePhase = "Failed"
 )
 
 // TargetState is where the request stands in one database.
-// +kubebuilder:validation:Enum=Pending;Previewing;Previewed;Running;Done;NotFound;Ambiguous;Retrying;Failed
+// +kubebuilder:validation:Enum=Pending;Previewing;Previewed;Running;Done;NotFound;Ambiguous;Guarded;Retrying;Failed
 type TargetState string
 
 // States of a request in one database.
@@ -103,6 +107,10 @@ const (
 	TargetNotFound TargetState = "NotFound"
 	// TargetAmbiguous: the identifier matches several subjects; nothing was changed.
 	TargetAmbiguous TargetState = "Ambiguous"
+	// TargetGuarded: erasing the subject would remove or anonymize a row a guard keeps
+	// (the last administrator of an account); nothing was changed. It is tried again
+	// later, after a person has dealt with the guard.
+	TargetGuarded TargetState = "Guarded"
 	// TargetRetrying: the last run failed in a way retrying may fix.
 	TargetRetrying TargetState = "Retrying"
 	// TargetFailed: the last run failed in a way retrying will not fix.
@@ -113,14 +121,26 @@ const (
 type TableOutcome struct {
 	// Name of the table.
 	Name string `json:"name"`
-	// Outcome: anonymized, deleted, retained, notFound, ambiguous, wouldAnonymize,
-	// wouldDelete or failed.
+	// Outcome: anonymized, deleted, wouldAnonymize, wouldDelete, notFound, ambiguous or
+	// failed, or for rows left in place: retained (legal hold), referenced (anonymized,
+	// not deleted: rows of referencedBy still point at them), shared (also used by rows
+	// that are not erased: another subject's, a shop's, a staff member's) or guarded (a
+	// guard keeps them; nothing was changed for the subject).
 	Outcome string `json:"outcome"`
 	// Rows is the number of rows.
 	Rows int64 `json:"rows"`
 	// RetainedUntil is when a legal hold on retained rows ends.
 	// +optional
 	RetainedUntil *metav1.Time `json:"retainedUntil,omitempty"`
+	// Basis is, for retained rows, the legal hold's basis.
+	// +optional
+	Basis string `json:"basis,omitempty"`
+	// ReferencedBy names, for referenced and shared rows, the tables whose rows point at them.
+	// +optional
+	ReferencedBy []string `json:"referencedBy,omitempty"`
+	// Reason explains guarded rows (the guard that keeps them).
+	// +optional
+	Reason string `json:"reason,omitempty"`
 	// CoveredBy is the RetentionPolicy rule (policy/rule) that will anonymize or delete
 	// retained rows once the hold ends.
 	// +optional

@@ -38,6 +38,7 @@ type Condition struct {
 // +kubebuilder:validation:XValidation:rule="has(self.inactiveFor) == has(self.activity)",message="inactiveFor needs activity (the table.column timestamps that show activity), and activity is only used with inactiveFor"
 // +kubebuilder:validation:XValidation:rule="has(self.olderThan) || has(self.inactiveFor) || has(self.where)",message="a rule needs olderThan, inactiveFor or where: a rule matching every row is refused"
 // +kubebuilder:validation:XValidation:rule="!has(self.columns) || self.action == 'anonymize'",message="columns are the columns to anonymize: only with action anonymize"
+// +kubebuilder:validation:XValidation:rule="!has(self.includeOrphans) || !self.includeOrphans || has(self.inactiveFor)",message="includeOrphans is about rows reaching no data subject: only with inactiveFor"
 type RetentionRule struct {
 	// Name of the rule, unique in the policy; it labels metrics and status.
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
@@ -69,6 +70,16 @@ type RetentionRule struct {
 	// +kubebuilder:validation:MaxItems=16
 	// +optional
 	Where []Condition `json:"where,omitempty"`
+	// IncludeOrphans lets an inactiveFor rule also select rows whose link reaches no data
+	// subject (a booking whose customer_id is NULL). Without it they are never selected.
+	// +optional
+	IncludeOrphans bool `json:"includeOrphans,omitempty"`
+	// Guards name rows the rule must leave, besides the DataMap table's own guards.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Guards []Guard `json:"guards,omitempty"`
 }
 
 // ConcurrencyPolicy says what happens when a run is due while the last one still runs.
@@ -149,13 +160,25 @@ type RuleResult struct {
 	Rule string `json:"rule"`
 	// Table the rule applies to.
 	Table string `json:"table"`
-	// Outcome: anonymized, deleted, wouldAnonymize, wouldDelete or retained.
+	// Outcome: anonymized, deleted, wouldAnonymize, wouldDelete, or for rows left in
+	// place: retained (legal hold), referenced (anonymized, not deleted: rows of
+	// referencedBy still point at them), shared (used by rows the rule does not cover) or
+	// guarded (a guard keeps them).
 	Outcome string `json:"outcome"`
 	// Rows touched (or that would be).
 	Rows int64 `json:"rows"`
 	// RetainedUntil is, for retained rows, when the last of them leaves its legal hold.
 	// +optional
 	RetainedUntil *metav1.Time `json:"retainedUntil,omitempty"`
+	// Basis is, for retained rows, the legal hold's basis.
+	// +optional
+	Basis string `json:"basis,omitempty"`
+	// ReferencedBy names, for referenced and shared rows, the tables whose rows point at them.
+	// +optional
+	ReferencedBy []string `json:"referencedBy,omitempty"`
+	// Reason explains guarded rows (the guard that keeps them).
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // Run results.

@@ -16,23 +16,39 @@ apiVersion: privacy.lethe.dev/v1alpha1
 kind: DataMap
 metadata: {name: booking-app, namespace: default}
 spec:
+  identityTypes:
+    phone: {normalize: [digits]}
   tables:
   - name: customers
     primaryKey: [id]
-    identifiers: {email: email, customerId: id}
+    identifiers: {email: email, customerId: id, phone: phone}
     columns:
     - {name: email, category: contact, mask: {strategy: fakeEmail}}
     - {name: full_name, category: name, mask: {strategy: redact}}
     - {name: birth_date, category: demographic, mask: {strategy: generalize, to: year}}
+    guards:
+    - {name: last-admin, where: [{column: role, op: eq, value: admin}], per: [account_id]}
+  - name: addresses
+    primaryKey: [id]
+    referencedBy: {table: customers}
+    columns:
+    - {name: street, category: location, mask: {strategy: redact}}
   - name: bookings
     primaryKey: [id]
-    subjectVia: {columns: [customer_id], references: {table: customers, columns: [id]}}
+    subjectVia: {table: customers, columns: [customer_id], referencedColumns: [id]}
     columns:
     - {name: ip_address, category: online-identifier, mask: {strategy: generalize, to: network}}
   - name: invoices
     primaryKey: [id]
-    subjectVia: {columns: [customer_id], references: {table: customers, columns: [id]}}
+    subjectVia: {table: customers}
     legalHold: {basis: bookkeeping-law, retainFor: P7Y, from: issued_at}
+  - name: invoice_lines
+    primaryKey: [invoice_id, line_no]
+    subjectVia: {table: invoices}
+    legalHold: {basis: bookkeeping-law, retainFor: P7Y, from: invoices.issued_at, covers: row}
+  - name: legacy_notes
+    primaryKey: [id]
+    subjectVia: {table: customers, columns: [cust_ref], unenforced: true}
 `
 
 const validTenantDatabase = `
@@ -58,6 +74,8 @@ spec:
   timeZone: Europe/Copenhagen
   rules:
   - {name: support-mail, table: support_tickets, action: delete, olderThan: P3M, column: created_at}
+  - {name: inactive-customers, table: customers, action: anonymize, inactiveFor: P3Y, activity: [customers.last_login_at],
+     includeOrphans: false, guards: [{name: last-admin, where: [{column: role, op: eq, value: admin}], per: [account_id], keepAtLeast: 1}]}
 `
 
 // TestAdmissionRejectsBadManifests applies manifests that are each wrong in one way and
@@ -77,10 +95,23 @@ func TestAdmissionRejectsBadManifests(t *testing.T) {
 		{"table name with a quote", validDataMap, `tables: [{name: "customers\"--", primaryKey: [id], identifiers: {email: email}}]`, `spec.tables[0].name: Invalid value`},
 		{"duplicate table", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: customers, primaryKey: [id], identifiers: {email: email}}]`, `spec.tables[1]: Duplicate value: {"name":"customers"}`},
 		{"duplicate column", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: email, category: contact, mask: {strategy: nullify}}, {name: email, category: contact, mask: {strategy: redact}}]}]`, `spec.tables[0].columns[1]: Duplicate value: {"name":"email"}`},
-		{"subjectVia to a table not in the map", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: bookings, primaryKey: [id], subjectVia: {columns: [customer_id], references: {table: clients, columns: [id]}}}]`, `subjectVia.references.table must name a table in this DataMap`},
-		{"subjectVia columns do not pair", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: bookings, primaryKey: [id], subjectVia: {columns: [customer_id, tenant_id], references: {table: customers, columns: [id]}}}]`, `subjectVia.columns and subjectVia.references.columns must pair up`},
-		{"table with neither identifiers nor subjectVia", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: notes, primaryKey: [id]}]`, `a table either identifies data subjects (identifiers) or links to a table that does (subjectVia)`},
-		{"no subject table", validDataMap, `tables: [{name: bookings, primaryKey: [id], subjectVia: {columns: [customer_id], references: {table: bookings2, columns: [id]}}}, {name: bookings2, primaryKey: [id], subjectVia: {columns: [b], references: {table: bookings, columns: [id]}}}]`, `at least one table must identify data subjects`},
+		{"subjectVia to a table not in the map", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: bookings, primaryKey: [id], subjectVia: {table: clients}}]`, `subjectVia.table must name a table in this DataMap`},
+		{"referencedBy from a table not in the map", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: addresses, primaryKey: [id], referencedBy: {table: clients}}]`, `referencedBy.table must name a table in this DataMap`},
+		{"subjectVia columns do not pair", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: bookings, primaryKey: [id], subjectVia: {table: customers, columns: [customer_id, tenant_id], referencedColumns: [id]}}]`, `referencedColumns pair up with columns`},
+		{"referencedColumns without columns", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: bookings, primaryKey: [id], subjectVia: {table: customers, referencedColumns: [id]}}]`, `referencedColumns pair up with columns`},
+		{"unenforced link without columns", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: bookings, primaryKey: [id], subjectVia: {table: customers, unenforced: true}}]`, `an unenforced link has no foreign key to derive its columns from`},
+		{"a self-reference as the way to the subject", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: staff, primaryKey: [id], subjectVia: {table: staff, columns: [reports_to]}}]`, `subjectVia must name another table`},
+		{"table with neither identifiers nor a link", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: notes, primaryKey: [id]}]`, `a table either identifies data subjects (identifiers) or links towards a table that does (subjectVia or referencedBy)`},
+		{"table with both links", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}, {name: notes, primaryKey: [id], subjectVia: {table: customers}, referencedBy: {table: customers}}]`, `give exactly one`},
+		{"no subject table", validDataMap, `tables: [{name: bookings, primaryKey: [id], subjectVia: {table: bookings2}}, {name: bookings2, primaryKey: [id], subjectVia: {table: bookings}}]`, `at least one table must identify data subjects`},
+		{"hold from a column that is not table.column", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, legalHold: {basis: law, retainFor: P7Y, from: "a.b.c"}}]`, `legalHold.from: Invalid value`},
+		{"hold covering something unknown", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, legalHold: {basis: law, retainFor: P7Y, from: c, covers: everything}}]`, `Unsupported value: "everything"`},
+		{"guard without conditions", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, guards: [{name: g, where: []}]}]`, `guards[0].where: Invalid value`},
+		{"guard keeping none", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, guards: [{name: g, where: [{column: role, op: isNull}], keepAtLeast: 0}]}]`, `keepAtLeast in body should be greater than or equal to 1`},
+		{"normalisation exact with others", validDataMap, `{identityTypes: {email: {normalize: [exact, lowercase]}}, tables: [{name: customers, primaryKey: [id], identifiers: {email: email}}]}`, `exact means no normalisation: it stands alone`},
+		{"unknown normalisation", validDataMap, `{identityTypes: {phone: {normalize: [soundex]}}, tables: [{name: customers, primaryKey: [id], identifiers: {phone: phone}}]}`, `Unsupported value: "soundex"`},
+		{"normalisation step twice", validDataMap, `{identityTypes: {phone: {normalize: [trim, trim]}}, tables: [{name: customers, primaryKey: [id], identifiers: {phone: phone}}]}`, `each normalisation step is listed once`},
+		{"includeOrphans without inactiveFor", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P1Y, column: c, includeOrphans: true}]`, `includeOrphans is about rows reaching no data subject`},
 		{"retention that does not parse", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, legalHold: {basis: law, retainFor: 7 years, from: created_at}}]`, `legalHold.retainFor: Invalid value: "7 years"`},
 		{"empty ISO duration", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, legalHold: {basis: law, retainFor: P, from: created_at}}]`, `an ISO 8601 duration needs at least one amount`},
 		{"keep on a direct identifier", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: email, category: contact, mask: {strategy: keep}}]}]`, `strategy keep would leave a direct identifier in place`},

@@ -22,8 +22,13 @@ type Table struct {
 	Quoted     string
 	Columns    []*Column
 	PrimaryKey []*Column
-	// Unique lists the unique constraints and unique indexes, the primary key included.
+	// Unique lists the unique constraints and unique indexes, the primary key included:
+	// a masked value in one of their columns must stay unique. A partial or expression
+	// index is listed with its plain columns.
 	Unique [][]*Column
+	// Keys are the unique constraints and indexes that make their columns a key of the
+	// whole table: no predicate, no expression.
+	Keys [][]*Column
 	// ForeignKeys are the foreign keys from this table; ReferencedBy those pointing at it.
 	ForeignKeys  []*ForeignKey
 	ReferencedBy []*ForeignKey
@@ -88,13 +93,18 @@ func (t *Table) IsUnique(col *Column) bool {
 	return false
 }
 
-// InForeignKey reports whether the column references, or is referenced by, another table.
-func (t *Table) InForeignKey(col *Column) bool {
+// References reports whether the column is part of a foreign key of its table.
+func (t *Table) References(col *Column) bool {
 	for _, fk := range t.ForeignKeys {
 		if slices.Contains(fk.Columns, col) {
 			return true
 		}
 	}
+	return false
+}
+
+// Referenced reports whether a foreign key of some table points at the column.
+func (t *Table) Referenced(col *Column) bool {
 	for _, fk := range t.ReferencedBy {
 		if slices.Contains(fk.RefColumns, col) {
 			return true
@@ -103,13 +113,25 @@ func (t *Table) InForeignKey(col *Column) bool {
 	return false
 }
 
+// ForeignKeysTo returns the foreign keys from t to ref.
+func (t *Table) ForeignKeysTo(ref *Table) []*ForeignKey {
+	var out []*ForeignKey
+	for _, fk := range t.ForeignKeys {
+		if fk.RefTable == ref {
+			out = append(out, fk)
+		}
+	}
+	return out
+}
+
 // InPrimaryKey reports whether the column is part of the primary key.
 func (t *Table) InPrimaryKey(col *Column) bool { return slices.Contains(t.PrimaryKey, col) }
 
 // IsKey reports whether cols, in any order, are exactly the primary key or a unique
-// constraint whose columns are all NOT NULL: a key that identifies rows.
+// constraint (or index without predicate or expression) whose columns are all NOT NULL:
+// a key that identifies rows.
 func (t *Table) IsKey(cols []*Column) bool {
-	for _, u := range t.Unique {
+	for _, u := range t.Keys {
 		if sameSet(u, cols) && !anyNullable(u) {
 			return true
 		}
@@ -124,7 +146,8 @@ func (t *Table) MaskColumn(col *Column) mask.Column {
 		Nullable:   col.Nullable,
 		Unique:     t.IsUnique(col),
 		MaxLength:  col.MaxLength,
-		ForeignKey: t.InForeignKey(col),
+		References: t.References(col),
+		Referenced: t.Referenced(col),
 	}
 }
 
@@ -188,15 +211,20 @@ func (b *catalogBuilder) columns(table string, names []string) (*Table, []*Colum
 	return t, cols
 }
 
-func (b *catalogBuilder) addUnique(table string, names []string, primary bool) {
+// addUnique records a unique constraint or index; key is false for a partial or
+// expression index, which does not make its columns a key of the table.
+func (b *catalogBuilder) addUnique(table string, names []string, primary, key bool) {
 	t, cols := b.columns(table, names)
-	if t == nil {
+	if t == nil || len(cols) == 0 {
 		return
 	}
 	if primary {
 		t.PrimaryKey = cols
 	}
 	t.Unique = append(t.Unique, cols)
+	if key {
+		t.Keys = append(t.Keys, cols)
+	}
 }
 
 func (b *catalogBuilder) addForeignKey(name, table string, names []string, refTable string, refNames []string) {
@@ -219,7 +247,7 @@ type keyParts struct {
 
 type keyPart struct {
 	table, refTable string
-	primary         bool
+	primary, key    bool
 	columns, refs   []string
 }
 

@@ -31,6 +31,9 @@ type Engine interface {
 	TextExpr(expr string) string
 	// Concat returns an SQL expression concatenating text expressions.
 	Concat(exprs ...string) string
+	// Normalize returns the SQL expression of a text expression normalised by the steps
+	// of an identifier.Normalization (trim, lowercase, digits, in that order).
+	Normalize(expr string, steps []string) string
 	// Tx runs fn in one transaction bounded by the lock and statement timeouts, commits when
 	// fn returns nil and rolls back otherwise. Errors come back as *Error.
 	Tx(ctx context.Context, fn func(tx *sql.Tx) error) error

@@ -148,8 +148,11 @@ func TestCatalogIntrospectsKeysTypesAndForeignKeys(t *testing.T) {
 					t.Errorf("%s kind = %v, want %v", col, c.Kind, kind)
 				}
 			}
-			if !customers.InForeignKey(mustColumn(t, customers, "id")) {
-				t.Error("customers.id is referenced by bookings but InForeignKey is false")
+			if id := mustColumn(t, customers, "id"); !customers.Referenced(id) || customers.References(id) {
+				t.Error("customers.id is referenced by bookings and references nothing")
+			}
+			if cust := mustColumn(t, mustTable(t, cat, "bookings"), "customer_id"); !cust.Table().References(cust) {
+				t.Error("bookings.customer_id references customers")
 			}
 			guests := mustTable(t, cat, "guests")
 			if got := names(guests.PrimaryKey); !slices.Equal(got, []string{"booking_id", "seq"}) {

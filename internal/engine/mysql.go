@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/lethe-operator/lethe/internal/identifier"
 	"github.com/lethe-operator/lethe/internal/mask"
 	"github.com/lethe-operator/lethe/internal/plan"
 )
@@ -91,6 +92,23 @@ func (m *mysqlEngine) Concat(exprs ...string) string {
 	return "CONCAT(" + strings.Join(exprs, ", ") + ")"
 }
 
+// Normalize writes the steps as LOWER(TRIM(expr)) and so on. Under a case-insensitive
+// collation LOWER changes nothing a comparison sees, but under a binary or
+// case-sensitive one it is what makes e-mail addresses match without case.
+func (m *mysqlEngine) Normalize(expr string, steps []string) string {
+	for _, step := range steps {
+		switch step {
+		case identifier.Trim:
+			expr = "TRIM(" + expr + ")"
+		case identifier.Lowercase:
+			expr = "LOWER(" + expr + ")"
+		case identifier.Digits:
+			expr = "REGEXP_REPLACE(" + expr + ", '[^0-9]', '')"
+		}
+	}
+	return expr
+}
+
 // quoteMySQL quotes an identifier: backticks, with embedded ones doubled.
 func quoteMySQL(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
@@ -139,14 +157,15 @@ func (m *mysqlEngine) Catalog(ctx context.Context) (*Catalog, error) {
 				return err
 			}
 			// Index names are per table in MySQL.
-			unique.add(table+"\x00"+index, table, column).primary = index == "PRIMARY"
+			part := unique.add(table+"\x00"+index, table, column)
+			part.primary, part.key = index == "PRIMARY", true
 			return nil
 		}); err != nil {
 			return err
 		}
 		for _, id := range unique.order {
 			u := unique.parts[id]
-			b.addUnique(u.table, u.columns, u.primary)
+			b.addUnique(u.table, u.columns, u.primary, u.key)
 		}
 		return m.foreignKeys(ctx, tx, b)
 	})

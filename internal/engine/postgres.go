@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/lethe-operator/lethe/internal/identifier"
 	"github.com/lethe-operator/lethe/internal/mask"
 	"github.com/lethe-operator/lethe/internal/plan"
 )
@@ -62,6 +63,22 @@ func (p *postgres) TextExpr(expr string) string { return "CAST(" + expr + " AS t
 
 func (p *postgres) Concat(exprs ...string) string { return "(" + strings.Join(exprs, " || ") + ")" }
 
+// Normalize writes the steps as lower(btrim(expr)) and so on: plain function calls without
+// parameters, so that an expression index on exactly that expression serves the lookup.
+func (p *postgres) Normalize(expr string, steps []string) string {
+	for _, step := range steps {
+		switch step {
+		case identifier.Trim:
+			expr = "btrim(" + expr + ")"
+		case identifier.Lowercase:
+			expr = "lower(" + expr + ")"
+		case identifier.Digits:
+			expr = "regexp_replace(" + expr + ", '[^0-9]', '', 'g')"
+		}
+	}
+	return expr
+}
+
 // setTimeouts bounds the transaction: set_config(..., true) is SET LOCAL with bound values.
 func (p *postgres) setTimeouts(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
@@ -84,12 +101,14 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
-WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ORDER BY c.relname, a.attnum`
 
-// pgUniqueQuery lists unique indexes (constraints create one too), one row per key column.
+// pgUniqueQuery lists unique indexes (constraints create one too), one row per plain key
+// column; whether the index is a key of the whole table (no predicate, no expression).
+// A partitioned table's partitions are not tables of the catalog: only their parent is.
 const pgUniqueQuery = `
-SELECT c.relname, i.indexrelid::text, i.indisprimary, a.attname
+SELECT c.relname, i.indexrelid::text, i.indisprimary, i.indpred IS NULL AND i.indexprs IS NULL, a.attname
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -107,7 +126,7 @@ JOIN pg_class fc ON fc.oid = con.confrelid
 CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(attnum, fattnum, pos)
 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
 JOIN pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = k.fattnum
-WHERE n.nspname = current_schema() AND con.contype = 'f'
+WHERE n.nspname = current_schema() AND con.contype = 'f' AND con.conparentid = 0
 ORDER BY con.oid, k.pos`
 
 func (p *postgres) Catalog(ctx context.Context) (*Catalog, error) {
@@ -128,18 +147,19 @@ func (p *postgres) Catalog(ctx context.Context) (*Catalog, error) {
 		var unique keyParts
 		if err := eachRow(ctx, tx, pgUniqueQuery, func(r *sql.Rows) error {
 			var table, id, column string
-			var primary bool
-			if err := r.Scan(&table, &id, &primary, &column); err != nil {
+			var primary, key bool
+			if err := r.Scan(&table, &id, &primary, &key, &column); err != nil {
 				return err
 			}
-			unique.add(id, table, column).primary = primary
+			part := unique.add(id, table, column)
+			part.primary, part.key = primary, key
 			return nil
 		}); err != nil {
 			return err
 		}
 		for _, id := range unique.order {
 			u := unique.parts[id]
-			b.addUnique(u.table, u.columns, u.primary)
+			b.addUnique(u.table, u.columns, u.primary, u.key)
 		}
 		return p.foreignKeys(ctx, tx, b)
 	})

@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+
+	"github.com/lethe-operator/lethe/internal/identifier"
 )
 
 // Prefix names the algorithm in every fingerprint.
@@ -20,25 +22,17 @@ var ErrEmptyKey = errors.New("the fingerprint key must be at least 16 bytes")
 // ErrEmptyIdentifier is returned for an identifier that is blank once normalised.
 var ErrEmptyIdentifier = errors.New("the identifier is empty")
 
-// Normalize returns the identifier as the databases are expected to compare it: without
-// surrounding white space and, for e-mail addresses, in lower case, so that
-// "Anna@Example.org " and "anna@example.org" fingerprint the same.
-func Normalize(identityType, identifier string) string {
-	v := strings.TrimSpace(identifier)
-	if identityType == "email" {
-		v = strings.ToLower(v)
-	}
-	return v
-}
-
-// Compute returns "hmac-sha256:" and the hex HMAC-SHA256 of the normalised identifier
-// under key. The identity type is part of the message, so the same string as an e-mail
-// and as a phone number gives two fingerprints.
-func Compute(key []byte, identityType string, identifier []byte) (string, error) {
+// Compute returns "hmac-sha256:" and the hex HMAC-SHA256 of the identifier under key,
+// normalised as the databases compare it (norm, from identifier.For), so that
+// "Anna@Example.org " and "anna@example.org" fingerprint the same when e-mail addresses
+// are compared without case. The identity type is part of the message, so the same
+// string as an e-mail and as a phone number gives two fingerprints.
+func Compute(key []byte, identityType string, value []byte, norm identifier.Normalization) (string, error) {
 	if len(key) < 16 {
 		return "", ErrEmptyKey
 	}
-	v := Normalize(identityType, string(identifier))
+	// Surrounding white space is how a Secret file carries a value, not part of it.
+	v := norm.Apply(strings.TrimSpace(string(value)))
 	if v == "" {
 		return "", ErrEmptyIdentifier
 	}

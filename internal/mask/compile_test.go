@@ -19,9 +19,10 @@ func TestCompileRefusesWhatWouldBreakTheColumn(t *testing.T) {
 		reason string
 	}{
 		{"unknown strategy", plan.Mask{Strategy: "shuffle"}, text, `unknown strategy "shuffle"`},
-		{"foreign key", plan.Mask{Strategy: plan.StrategyHash}, Column{Kind: KindText, ForeignKey: true}, "hash on a foreign-key column"},
+		{"foreign key", plan.Mask{Strategy: plan.StrategyHash}, Column{Kind: KindText, References: true}, "hash on a foreign-key column"},
+		{"referenced key", plan.Mask{Strategy: plan.StrategyNullify}, Column{Kind: KindInteger, Nullable: true, Referenced: true}, "nullify on a column other rows reference"},
+		{"nullify NOT NULL foreign key", plan.Mask{Strategy: plan.StrategyNullify}, Column{Kind: KindInteger, References: true}, "nullify on NOT NULL column"},
 		{"nullify NOT NULL", plan.Mask{Strategy: plan.StrategyNullify}, Column{Kind: KindText}, "nullify on NOT NULL column"},
-		{"nullify foreign key", plan.Mask{Strategy: plan.StrategyNullify}, Column{Kind: KindInteger, Nullable: true, ForeignKey: true}, "nullify on a foreign-key column"},
 		{"redact non-text", plan.Mask{Strategy: plan.StrategyRedact}, Column{Kind: KindInteger}, "redact on non-text column"},
 		{"redact unique", plan.Mask{Strategy: plan.StrategyRedact}, Column{Kind: KindText, Unique: true}, "redact on UNIQUE column"},
 		{"redact too long", plan.Mask{Strategy: plan.StrategyRedact}, Column{Kind: KindText, MaxLength: 7}, "redact constant of 8 characters longer than varchar(7)"},
@@ -79,7 +80,8 @@ func TestCompileAcceptsWhatFits(t *testing.T) {
 		mask plan.Mask
 		col  Column
 	}{
-		{"keep on a foreign key", plan.Mask{Strategy: plan.StrategyKeep}, Column{Kind: KindInteger, ForeignKey: true, Unique: true}},
+		{"keep on a foreign key", plan.Mask{Strategy: plan.StrategyKeep}, Column{Kind: KindInteger, References: true, Referenced: true, Unique: true}},
+		{"nullify a nullable foreign key", plan.Mask{Strategy: plan.StrategyNullify}, Column{Kind: KindInteger, Nullable: true, References: true}},
 		{"nullify any kind", plan.Mask{Strategy: plan.StrategyNullify}, Column{Kind: KindInet, Nullable: true}},
 		{"redact at the limit", plan.Mask{Strategy: plan.StrategyRedact}, Column{Kind: KindText, MaxLength: 8}},
 		{"redact unlimited", plan.Mask{Strategy: plan.StrategyRedact, Value: strings.Repeat("x", 500)}, Column{Kind: KindText}},

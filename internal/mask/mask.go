@@ -52,8 +52,11 @@ type Column struct {
 	Unique   bool // part of a unique constraint or primary key
 	// MaxLength is the character limit of a text column (0: unlimited or unknown).
 	MaxLength int
-	// ForeignKey is true when the column references or is referenced by another table.
-	ForeignKey bool
+	// References is true when the column is part of a foreign key to another table (or
+	// to its own table: a self-reference such as reports_to).
+	References bool
+	// Referenced is true when a foreign key of some table points at the column.
+	Referenced bool
 }
 
 // ErrIncompatible wraps every reason a strategy cannot be used on a column.
@@ -86,10 +89,14 @@ func Compile(m plan.Mask, col Column, key []byte) (Masker, error) {
 	if !ok {
 		return nil, incompatible("unknown strategy %q", m.Strategy)
 	}
-	// Column cannot say which side of the reference it is on, and changing either side
-	// breaks the constraint (a dangling child, or a child pointing at a changed parent).
-	if col.ForeignKey {
-		return nil, incompatible("%s on a foreign-key column would break the reference", m.Strategy)
+	// A changed key leaves the rows pointing at it dangling; a referencing column changed
+	// to anything but NULL points at a row that does not exist. NULL on a nullable
+	// referencing column only drops the reference, which is what nullify means.
+	if col.Referenced {
+		return nil, incompatible("%s on a column other rows reference would break their reference", m.Strategy)
+	}
+	if col.References && m.Strategy != plan.StrategyNullify {
+		return nil, incompatible("%s on a foreign-key column would point it at a row that does not exist (nullify a nullable one instead)", m.Strategy)
 	}
 	return compile(m, col, key)
 }

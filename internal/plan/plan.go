@@ -72,6 +72,15 @@ type TLS struct {
 // DataMap is where personal data lives in the schema.
 type DataMap struct {
 	Tables []Table `json:"tables"`
+	// IdentityTypes say how identifiers of a type are compared (absent: the type's
+	// default, see internal/identifier).
+	IdentityTypes map[string]IdentityType `json:"identityTypes,omitempty"`
+}
+
+// IdentityType is how identifiers of one identity type are compared.
+type IdentityType struct {
+	// Normalize lists the normalisation steps (trim, lowercase, digits, or exact alone).
+	Normalize []string `json:"normalize"`
 }
 
 // Table is one table of the DataMap.
@@ -81,20 +90,29 @@ type Table struct {
 	// Identifiers maps an identity type (email, customerId, ...) to the column holding it.
 	// A table with identifiers is a subject table: its rows are data subjects.
 	Identifiers map[string]string `json:"identifiers,omitempty"`
-	// SubjectVia links the table to its parent on the way to the subject table.
-	SubjectVia *SubjectVia `json:"subjectVia,omitempty"`
-	Columns    []Column    `json:"columns,omitempty"`
-	LegalHold  *LegalHold  `json:"legalHold,omitempty"`
+	// SubjectVia links the table to its parent on the way to the subject table: this
+	// table's Columns reference the parent's ReferencedColumns.
+	SubjectVia *Link `json:"subjectVia,omitempty"`
+	// ReferencedBy links the table to a table on the way to the subject table whose
+	// Columns reference this table's ReferencedColumns.
+	ReferencedBy *Link      `json:"referencedBy,omitempty"`
+	Columns      []Column   `json:"columns,omitempty"`
+	LegalHold    *LegalHold `json:"legalHold,omitempty"`
+	// Guards name rows that must survive every erasure and retention run.
+	Guards []Guard `json:"guards,omitempty"`
 	// OnErasure is anonymize (default) or delete.
 	OnErasure string `json:"onErasure,omitempty"`
 }
 
-// SubjectVia is a foreign key from this table to a parent table: Columns reference
-// ReferencedColumns of Table, pairwise (composite keys have several).
-type SubjectVia struct {
-	Columns           []string `json:"columns"`
+// Link is one step towards the data subject along a foreign key: Columns (the
+// referencing side) reference ReferencedColumns (a key), pairwise. Table is the other
+// table of the link. Absent columns are derived from the catalog's one foreign key
+// between the two tables; Unenforced says no foreign key backs the link, on purpose.
+type Link struct {
 	Table             string   `json:"table"`
-	ReferencedColumns []string `json:"referencedColumns"`
+	Columns           []string `json:"columns,omitempty"`
+	ReferencedColumns []string `json:"referencedColumns,omitempty"`
+	Unenforced        bool     `json:"unenforced,omitempty"`
 }
 
 // Column is a personal column and how to mask it.
@@ -135,11 +153,30 @@ type Mask struct {
 	Width int `json:"width,omitempty"`
 }
 
-// LegalHold keeps a table's rows for RetainFor (ISO 8601) from the date in column From.
+// Legal hold coverages.
+const (
+	HoldCoversRecord = "record"
+	HoldCoversRow    = "row"
+)
+
+// LegalHold keeps a table's rows for RetainFor (ISO 8601) from the date in column From
+// (a column of the table, or "table.column" of a table it links to on the way to its
+// subject). Covers is record (default: the rows linked below held rows are kept too) or
+// row.
 type LegalHold struct {
 	Basis     string `json:"basis"`
 	RetainFor string `json:"retainFor"`
 	From      string `json:"from"`
+	Covers    string `json:"covers,omitempty"`
+}
+
+// Guard keeps at least KeepAtLeast rows matching Where per group of rows sharing the Per
+// columns from being anonymized or deleted.
+type Guard struct {
+	Name        string      `json:"name"`
+	Where       []Condition `json:"where"`
+	Per         []string    `json:"per,omitempty"`
+	KeepAtLeast int         `json:"keepAtLeast,omitempty"`
 }
 
 // Actions a rule or table can take.
@@ -163,6 +200,10 @@ type Rule struct {
 	// through the DataMap.
 	Activity []string    `json:"activity,omitempty"`
 	Where    []Condition `json:"where,omitempty"`
+	// IncludeOrphans lets an inactivity rule select rows that reach no data subject.
+	IncludeOrphans bool `json:"includeOrphans,omitempty"`
+	// Guards name rows the rule must leave, besides its table's guards.
+	Guards []Guard `json:"guards,omitempty"`
 }
 
 // Condition operators.
@@ -269,9 +310,17 @@ type Shard struct {
 
 // Outcomes in a report.
 const (
-	OutcomeAnonymized     = "anonymized"
-	OutcomeDeleted        = "deleted"
-	OutcomeRetained       = "retained"
+	OutcomeAnonymized = "anonymized"
+	OutcomeDeleted    = "deleted"
+	OutcomeRetained   = "retained"
+	// OutcomeReferenced: rows a delete kept (and anonymized) because rows that stay
+	// still point at them (Result.ReferencedBy names their tables).
+	OutcomeReferenced = "referenced"
+	// OutcomeShared: rows kept as they are because rows that are not erased (another
+	// subject's, a table outside the subject's data) still use them.
+	OutcomeShared = "shared"
+	// OutcomeGuarded: rows a guard keeps; an erasure changes nothing for the subject.
+	OutcomeGuarded        = "guarded"
 	OutcomeNotFound       = "notFound"
 	OutcomeAmbiguous      = "ambiguous"
 	OutcomeWouldAnonymize = "wouldAnonymize"
@@ -358,6 +407,12 @@ type Result struct {
 	Outcome       string     `json:"outcome"`
 	Rows          int64      `json:"rows"`
 	RetainedUntil *time.Time `json:"retainedUntil,omitempty"`
+	// Basis is the legal hold's basis, for retained rows.
+	Basis string `json:"basis,omitempty"`
+	// ReferencedBy names the tables whose rows point at referenced or shared rows.
+	ReferencedBy []string `json:"referencedBy,omitempty"`
+	// Reason explains guarded rows: the guard that keeps them.
+	Reason string `json:"reason,omitempty"`
 	// Capped is set when Options.MaxRows stopped the rule before it had gone through every
 	// row: a later run continues where this one stopped.
 	Capped bool `json:"capped,omitempty"`

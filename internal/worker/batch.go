@@ -3,9 +3,9 @@ package worker
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/lethe-operator/lethe/internal/engine"
 	"github.com/lethe-operator/lethe/internal/mask"
@@ -143,18 +143,6 @@ func countRows(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, whe
 	return n, err
 }
 
-// countHeld counts the rows of t where holds and returns the latest legal-hold date among
-// them (zero when there are none).
-func countHeld(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, where predicate) (int64, time.Time, error) {
-	q := newQuery(eng)
-	q.sql("SELECT COUNT(*), MAX(", ref("t", t.hold.from), ") FROM ", t.cat.Quoted, " t WHERE ")
-	where(q, "t")
-	var n int64
-	var latest sql.NullTime
-	err := tx.QueryRowContext(ctx, q.String(), q.args...).Scan(&n, &latest)
-	return n, latest.Time, err
-}
-
 // deleteRows deletes the rows of t where holds.
 func deleteRows(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, where predicate) (int64, error) {
 	q := newQuery(eng)
@@ -165,11 +153,46 @@ func deleteRows(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, wh
 		q.sql("DELETE FROM ", t.cat.Quoted, " t WHERE ")
 	}
 	where(q, "t")
+	if eng.Dialect() == mask.MySQL && readsItself(q, t) {
+		return deleteByKeys(ctx, tx, eng, t, where)
+	}
 	res, err := tx.ExecContext(ctx, q.String(), q.args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// readsItself reports whether a statement on t also reads t in a subquery (a
+// self-reference such as staff.reports_to), which MySQL and MariaDB refuse in a DELETE
+// (error 1093).
+func readsItself(q *query, t *table) bool {
+	return strings.Count(q.String(), "FROM "+t.cat.Quoted+" ") > 1
+}
+
+// deleteByKeys deletes the rows of t where holds in two steps, for MySQL: it locks and
+// reads their keys, then deletes them by key. The rows are those of one batch (or one
+// subject's), so the keys are few.
+func deleteByKeys(ctx context.Context, tx *sql.Tx, eng engine.Engine, t *table, where predicate) (int64, error) {
+	keys, err := selectKeys(ctx, tx, eng, t, where, maxBatchSize, true)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for chunk := range slices.Chunk(keys, 500) {
+		q := newQuery(eng).sql("DELETE t FROM ", t.cat.Quoted, " t WHERE ")
+		keyIn(t.pk, chunk)(q, "t")
+		res, err := tx.ExecContext(ctx, q.String(), q.args...)
+		if err != nil {
+			return n, err
+		}
+		affected, err := res.RowsAffected()
+		n += affected
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // anonymizeRows masks cols in the rows of t where holds, skipping rows whose values are

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lethe-operator/lethe/internal/engine"
+	"github.com/lethe-operator/lethe/internal/identifier"
 	"github.com/lethe-operator/lethe/internal/mask"
 	"github.com/lethe-operator/lethe/internal/plan"
 )
@@ -19,50 +20,141 @@ type subjectRow struct {
 	key []any
 }
 
-// eraseSubjects erases (or, for a preview, counts) every subject of the plan.
+// subjectWork is one subject of the plan found in the database, with what erasing it
+// would change, worked out before anything changes.
+type subjectWork struct {
+	sub      plan.Subject
+	value    string
+	erasures []*erasure
+}
+
+// eraseSubjects erases (or, for a preview, counts) every subject of the plan. Every
+// subject is looked up and checked against the guards first, so that a row shared by two
+// subjects of the plan is known to be erased with both of them, and a subject a guard
+// keeps changes nothing at all.
 func (r *runner) eraseSubjects(ctx context.Context, preview bool) {
+	var work []subjectWork
 	for _, sub := range r.plan.Subjects {
-		if stop := r.eraseSubject(ctx, sub, preview); stop {
+		w, ok, stop := r.prepareSubject(ctx, sub)
+		if stop {
+			return
+		}
+		if ok {
+			work = append(work, w)
+			r.job = append(r.job, w.erasures...)
+		}
+	}
+	for _, w := range work {
+		if stop := r.eraseSubject(ctx, w, preview); stop {
 			return
 		}
 	}
 }
 
-func (r *runner) eraseSubject(ctx context.Context, sub plan.Subject, preview bool) (stop bool) {
+// prepareSubject finds the subject, captures the keys of the rows its erasure reaches
+// through referencedBy links, and checks the guards. ok is false when there is nothing to
+// erase (not found, ambiguous, guarded, failed: the report says which).
+func (r *runner) prepareSubject(ctx context.Context, sub plan.Subject) (w subjectWork, ok, stop bool) {
 	value, err := readSubjectValue(sub)
 	if err != nil {
 		r.fail(err)
-		return false
+		return w, false, false
 	}
 	rows, results, err := r.findSubject(ctx, sub, value)
 	r.report.Results = append(r.report.Results, results...)
 	if err != nil {
-		return r.failIn(err, "", "finding subject "+sub.ID)
+		return w, false, r.failIn(err, "", "finding subject "+sub.ID)
 	}
+	if len(rows) == 0 {
+		return w, false, false
+	}
+	w = subjectWork{sub: sub, value: value}
 	for _, row := range rows {
-		for _, t := range r.schema.tree(row.t) {
-			results, err := r.eraseTable(ctx, sub, row, t, preview)
-			r.report.Results = append(r.report.Results, results...)
-			if err != nil {
-				r.report.Results = append(r.report.Results, plan.Result{Table: t.name(), Subject: sub.ID, Outcome: plan.OutcomeFailed})
-				// Stop this subject: its parent rows must not change before its children.
-				return r.failIn(err, t.name(), "erasing subject "+sub.ID+" in table "+t.name())
-			}
+		e, err := r.prepareErasure(ctx, sub, row)
+		if err != nil {
+			return w, false, r.failIn(err, row.t.name(), "preparing the erasure of subject "+sub.ID)
+		}
+		w.erasures = append(w.erasures, e)
+	}
+	guarded, err := r.checkGuards(ctx, w.erasures)
+	if err != nil {
+		return w, false, r.failIn(err, "", "checking the guards for subject "+sub.ID)
+	}
+	if len(guarded) > 0 {
+		r.report.Results = append(r.report.Results, guarded...)
+		r.logf("subject %s: a guard keeps some of its rows; nothing changed for it", sub.ID)
+		return w, false, false
+	}
+	return w, true, false
+}
+
+func (r *runner) eraseSubject(ctx context.Context, w subjectWork, preview bool) (stop bool) {
+	before := len(r.report.Results)
+	for _, e := range w.erasures {
+		if stop, failed := r.eraseRow(ctx, e, preview); failed {
+			return stop
 		}
 	}
-	if preview || len(rows) == 0 {
+	if len(r.report.Results) == before {
+		// Nothing left to change (a second run): say the subject was found all the same.
+		e := w.erasures[0]
+		outcome := plan.OutcomeAnonymized
+		if erasureAction(w.sub, e.row.t) == plan.ActionDelete {
+			outcome = plan.OutcomeDeleted
+		}
+		r.report.Results = append(r.report.Results, plan.Result{Table: e.row.t.name(), Subject: w.sub.ID, Outcome: previewOutcome(outcome, preview)})
+	}
+	if preview {
 		return false
 	}
-	left, err := r.remaining(ctx, rows, sub.Type, value)
+	left, err := r.remaining(ctx, w.erasures, w.sub.Type, w.value)
 	if err != nil {
-		return r.failIn(err, "", "checking what is left of subject "+sub.ID)
+		return r.failIn(err, "", "checking what is left of subject "+w.sub.ID)
 	}
 	if r.report.Remaining == nil {
 		r.report.Remaining = map[string]int64{}
 	}
-	r.report.Remaining[sub.ID] = left
-	r.logf("subject %s: %d identifying values left", sub.ID, left)
+	r.report.Remaining[w.sub.ID] = left
+	r.logf("subject %s: %d identifying values left", w.sub.ID, left)
 	return false
+}
+
+// eraseRow erases the rows linked to one subject row, table by table, deepest first;
+// rows of referencedBy tables an erasure deletes go last, once nothing of the subject's
+// points at them any more.
+func (r *runner) eraseRow(ctx context.Context, e *erasure, preview bool) (stop, failed bool) {
+	sums := map[*table]*tally{}
+	tables := r.schema.tree(e.row.t)
+	var released []*table
+	for _, t := range tables {
+		sums[t] = &tally{}
+		if err := r.eraseTable(ctx, e, t, preview, sums[t]); err != nil {
+			return r.tableFailed(e, t, err), true
+		}
+		if t.up && erasureAction(e.sub, t) == plan.ActionDelete && !preview {
+			released = append([]*table{t}, released...)
+		}
+	}
+	for _, t := range released {
+		if err := r.deleteReleased(ctx, e, t, sums[t]); err != nil {
+			return r.tableFailed(e, t, err), true
+		}
+	}
+	for _, t := range tables {
+		results := sums[t].results(plan.Result{Table: t.name(), Subject: e.sub.ID}, preview)
+		for _, res := range results {
+			r.logf("subject %s: table %s: %s %d", e.sub.ID, t.name(), res.Outcome, res.Rows)
+		}
+		r.report.Results = append(r.report.Results, results...)
+	}
+	return false, false
+}
+
+// tableFailed records a table's failure; the subject stops there: its parent rows must
+// not change before its children.
+func (r *runner) tableFailed(e *erasure, t *table, err error) bool {
+	r.report.Results = append(r.report.Results, plan.Result{Table: t.name(), Subject: e.sub.ID, Outcome: plan.OutcomeFailed})
+	return r.failIn(err, t.name(), "erasing subject "+e.sub.ID+" in table "+t.name())
 }
 
 // readSubjectValue reads the subject's identifier from its mounted Secret file.
@@ -85,8 +177,9 @@ func (r *runner) findSubject(ctx context.Context, sub plan.Subject, value string
 	var rows []subjectRow
 	var results []plan.Result
 	ambiguous := false
+	norm := r.schema.normalization(sub.Type)
 	for _, t := range r.subjectTables(sub.Type) {
-		keys, n, err := r.lookupSubject(ctx, t, t.identifiers[sub.Type], value)
+		keys, n, err := r.lookupSubject(ctx, t, t.identifiers[sub.Type], norm, value)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -109,78 +202,42 @@ func (r *runner) findSubject(ctx context.Context, sub plan.Subject, value string
 	return rows, nil, nil
 }
 
-// lookupSubject returns the key of the row whose identifier column equals value and the
-// number of such rows. A value that cannot be of the column's type matches nothing.
-func (r *runner) lookupSubject(ctx context.Context, t *table, col *engine.Column, value string) ([]any, int64, error) {
-	v, err := convert(col, value)
-	if err != nil {
-		return nil, 0, nil
+// identifierMatch is a predicate: the row's identifier column matches value as the
+// identity type compares identifiers. A text column is normalised in SQL and compared
+// with the value normalised in Go and bound; another column compares with the normalised
+// value converted to its type. A value that cannot be of the column's type matches nothing.
+func identifierMatch(col *engine.Column, norm identifier.Normalization, value string) predicate {
+	v := norm.Apply(value)
+	if col.Kind == mask.KindText && !norm.Exact() {
+		return func(q *query, alias string) {
+			q.sql(q.eng.Normalize(ref(alias, col), norm), " = ", q.bind(v))
+		}
 	}
+	typed, err := convert(col, v)
+	if err != nil {
+		return never
+	}
+	return keyEquals([]*engine.Column{col}, []any{typed})
+}
+
+// lookupSubject returns the key of the row whose identifier column matches value and the
+// number of such rows.
+func (r *runner) lookupSubject(ctx context.Context, t *table, col *engine.Column, norm identifier.Normalization, value string) ([]any, int64, error) {
+	match := identifierMatch(col, norm, value)
 	var key []any
 	var n int64
-	err = r.eng.Tx(ctx, func(tx *sql.Tx) error {
-		match := keyEquals([]*engine.Column{col}, []any{v})
+	err := r.eng.Tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if n, err = countRows(ctx, tx, r.eng, t, match); err != nil || n != 1 {
 			return err
 		}
-		q := newQuery(r.eng).sql("SELECT ")
-		for i, c := range t.pk {
-			q.sql(sep(i, ", "), ref("t", c))
+		keys, err := selectKeys(ctx, tx, r.eng, t, match, 1, false)
+		if err == nil && len(keys) == 1 {
+			key = keys[0]
 		}
-		q.sql(" FROM ", t.cat.Quoted, " t WHERE ")
-		match(q, "t")
-		key = make([]any, len(t.pk))
-		ptrs := make([]any, len(key))
-		for i := range key {
-			ptrs[i] = &key[i]
-		}
-		return tx.QueryRowContext(ctx, q.String(), q.args...).Scan(ptrs...)
+		return err
 	})
-	for i, c := range t.pk {
-		if key != nil {
-			key[i] = keyValue(c, key[i])
-		}
-	}
 	return key, n, err
-}
-
-// eraseTable anonymizes or deletes the subject's rows in one table, leaving rows under a
-// legal hold alone.
-func (r *runner) eraseTable(ctx context.Context, sub plan.Subject, row subjectRow, t *table, preview bool) ([]plan.Result, error) {
-	linked := linkedTo(t, row.t, row.key)
-	action := erasureAction(sub, t)
-	b := &batcher{eng: r.eng, t: t, size: r.batchSize, scope: linked}
-	var sum tally
-	_, err := b.run(ctx, func(ctx context.Context, tx *sql.Tx, inRange predicate) (int64, error) {
-		where := and(inRange, linked)
-		var notHeld predicate
-		if t.hold != nil {
-			isHeld := held(t.hold, t.hold.retainFor.SubtractFrom(r.now))
-			n, latest, err := countHeld(ctx, tx, r.eng, t, and(where, isHeld))
-			if err != nil {
-				return 0, err
-			}
-			sum.addRetained(n, latest)
-			notHeld = not(isHeld)
-		}
-		a := act{eng: r.eng, t: t, preview: preview}
-		if preview {
-			a.survives = r.erasureSurvivors(sub, row)
-		}
-		if action == plan.ActionDelete {
-			return a.delete(ctx, tx, and(where, notHeld), &sum)
-		}
-		return a.anonymize(ctx, tx, t.masked(), and(where, notHeld), &sum)
-	})
-	if err != nil {
-		return nil, err
-	}
-	results := sum.results(plan.Result{Table: t.name(), Subject: sub.ID}, t, action, preview)
-	for _, res := range results {
-		r.logf("subject %s: table %s: %s %d", sub.ID, t.name(), res.Outcome, res.Rows)
-	}
-	return results, nil
 }
 
 // erasureAction is what an erasure does to a table: the subject's action, else the
@@ -195,46 +252,40 @@ func erasureAction(sub plan.Subject, t *table) string {
 	return plan.ActionAnonymize
 }
 
-// erasureSurvivors tells a preview which rows of a table below the subject's row the
-// erasure would keep: all of them in a table it anonymizes; in a table it deletes from,
-// the rows under a legal hold and the rows still referenced by kept rows.
-func (r *runner) erasureSurvivors(sub plan.Subject, row subjectRow) survivors {
-	var survives survivors
-	survives = func(c *table) predicate {
-		if !c.linksTo(row.t) || erasureAction(sub, c) != plan.ActionDelete {
-			return nil
-		}
-		var kept []predicate
-		if c.hold != nil {
-			kept = append(kept, held(c.hold, c.hold.retainFor.SubtractFrom(r.now)))
-		}
-		if ref := referenced(c, survives); ref != nil {
-			kept = append(kept, ref)
-		}
-		if len(kept) == 0 {
-			return never
-		}
-		return or(kept...)
+func previewOutcome(outcome string, preview bool) string {
+	if !preview {
+		return outcome
 	}
-	return survives
+	switch outcome {
+	case plan.OutcomeAnonymized:
+		return plan.OutcomeWouldAnonymize
+	case plan.OutcomeDeleted:
+		return plan.OutcomeWouldDelete
+	}
+	return outcome
 }
 
 // remaining counts the identifying values left after an erasure: masked columns of the
-// subject's rows (outside legal holds) that still differ from their masked value, and
-// subject rows that still carry the identifier.
-func (r *runner) remaining(ctx context.Context, rows []subjectRow, identityType, value string) (int64, error) {
+// subject's rows (outside legal holds and shared rows) that still differ from their
+// masked value, and subject rows that still carry the identifier.
+func (r *runner) remaining(ctx context.Context, erasures []*erasure, identityType, value string) (int64, error) {
 	var total int64
+	norm := r.schema.normalization(identityType)
 	err := r.eng.Tx(ctx, func(tx *sql.Tx) error {
-		for _, row := range rows {
-			for _, t := range r.schema.tree(row.t) {
-				where := and(linkedTo(t, row.t, row.key), r.notHeld(t))
+		for _, e := range erasures {
+			var failed error
+			for _, t := range r.schema.tree(e.row.t) {
+				where := and(e.scope(t), r.notHeld(t), r.exclusivePath(t, false, &failed))
 				n, err := r.countUnmasked(ctx, tx, t, where)
 				if err != nil {
 					return err
 				}
+				if failed != nil {
+					return failed
+				}
 				total += n
 			}
-			n, err := r.identifierLeft(ctx, tx, row.t, row.t.identifiers[identityType], value)
+			n, err := r.identifierLeft(ctx, tx, e.row.t, e.row.t.identifiers[identityType], norm, value)
 			if err != nil {
 				return err
 			}
@@ -243,14 +294,6 @@ func (r *runner) remaining(ctx context.Context, rows []subjectRow, identityType,
 		return nil
 	})
 	return total, err
-}
-
-// notHeld is a predicate: the row is not under its table's legal hold (nil: no hold).
-func (r *runner) notHeld(t *table) predicate {
-	if t.hold == nil {
-		return nil
-	}
-	return not(held(t.hold, t.hold.retainFor.SubtractFrom(r.now)))
 }
 
 // countUnmasked counts, over the rows where holds, the masked columns whose value differs
@@ -275,16 +318,12 @@ func (r *runner) countUnmasked(ctx context.Context, tx *sql.Tx, t *table, where 
 	return n, err
 }
 
-// identifierLeft counts the rows of a subject table (outside its legal hold) that still
+// identifierLeft counts the rows of a subject table (outside its legal holds) that still
 // hold the identifier, unless the identifier is the row's key (a key is not personal once
 // the row is anonymized).
-func (r *runner) identifierLeft(ctx context.Context, tx *sql.Tx, t *table, col *engine.Column, value string) (int64, error) {
+func (r *runner) identifierLeft(ctx context.Context, tx *sql.Tx, t *table, col *engine.Column, norm identifier.Normalization, value string) (int64, error) {
 	if t.cat.InPrimaryKey(col) || isKeyColumn(t, col) {
 		return 0, nil
 	}
-	v, err := convert(col, value)
-	if err != nil {
-		return 0, nil
-	}
-	return countRows(ctx, tx, r.eng, t, and(keyEquals([]*engine.Column{col}, []any{v}), r.notHeld(t)))
+	return countRows(ctx, tx, r.eng, t, and(identifierMatch(col, norm, value), r.notHeld(t)))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,14 +35,13 @@ var erasureExpectations = []expectation{
 	{"support_tickets", "req-alice", plan.OutcomeDeleted, 2},
 	{"customers", "req-alice", plan.OutcomeAnonymized, 1},
 	// bob, deleted: everything but the held invoice, and his own row, which that invoice
-	// still references: anonymized instead.
+	// still references: kept (anonymized) and reported referenced.
 	{"booking_guests", "req-bob", plan.OutcomeDeleted, 1},
 	{"bookings", "req-bob", plan.OutcomeDeleted, 1},
 	{"invoices", "req-bob", plan.OutcomeDeleted, 1},
 	{"invoices", "req-bob", plan.OutcomeRetained, 1},
 	{"support_tickets", "req-bob", plan.OutcomeDeleted, 1},
-	{"customers", "req-bob", plan.OutcomeDeleted, 0},
-	{"customers", "req-bob", plan.OutcomeAnonymized, 1},
+	{"customers", "req-bob", plan.OutcomeReferenced, 1},
 	{"customers", "req-shared-phone", plan.OutcomeAmbiguous, 2},
 	{"customers", "req-nobody", plan.OutcomeNotFound, 0},
 }
@@ -66,7 +66,14 @@ func TestErasureFollowsLinksKeepsHoldsAndVerifiesNothingIsLeft(t *testing.T) {
 					t.Errorf("remaining[%s] = %d (present %v), want 0", sub, n, ok)
 				}
 			}
+			noEmptyResults(t, r)
+			if by := result(t, r, "customers", plan.OutcomeReferenced, "req-bob").ReferencedBy; !slices.Equal(by, []string{"invoices"}) {
+				t.Errorf("bob's row is referenced by %v, want [invoices]", by)
+			}
 			held := result(t, r, "invoices", plan.OutcomeRetained, "req-alice")
+			if held.Basis != "bookkeeping-law" {
+				t.Errorf("alice's invoice retained on basis %q", held.Basis)
+			}
 			if want := time.Date(2031, time.May, 1, 0, 0, 0, 0, time.UTC); held.RetainedUntil == nil || !held.RetainedUntil.Equal(want) {
 				t.Errorf("alice's invoice retained until %v, want %v", held.RetainedUntil, want)
 			}

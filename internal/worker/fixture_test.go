@@ -253,8 +253,8 @@ func setupBooking(tn *tenant) {
 
 // bookingMap is the DataMap of the booking schema.
 func bookingMap() plan.DataMap {
-	via := func(cols []string, table string, refs []string) *plan.SubjectVia {
-		return &plan.SubjectVia{Columns: cols, Table: table, ReferencedColumns: refs}
+	via := func(cols []string, table string, refs []string) *plan.Link {
+		return &plan.Link{Columns: cols, Table: table, ReferencedColumns: refs}
 	}
 	return plan.DataMap{Tables: []plan.Table{
 		{
@@ -326,4 +326,15 @@ func changedRows(r plan.Report) int64 {
 		}
 	}
 	return n
+}
+
+// noEmptyResults fails the test for a result with no rows: a table where nothing
+// happened is not listed (notFound is the exception, a subject's answer).
+func noEmptyResults(t *testing.T, r plan.Report) {
+	t.Helper()
+	for _, res := range r.Results {
+		if res.Rows == 0 && res.Outcome != plan.OutcomeNotFound {
+			t.Errorf("result without rows: %+v", res)
+		}
+	}
 }

@@ -116,25 +116,38 @@ func keyEquals(cols []*engine.Column, values []any) predicate {
 }
 
 // linkedTo is a predicate on rows of from: the row reaches the row of root whose primary
-// key is key, through the SubjectVia chain. One EXISTS per step, so composite and
-// multi-level links are plain joins on the linking columns; a table whose link points
-// straight at root's key compares its own columns with the key (an index lookup).
+// key is key, through the chain of links. One EXISTS per step, so composite and
+// multi-level links are plain joins on the linking columns, in either direction; a table
+// whose subjectVia points straight at root's key compares its own columns with the key
+// (an index lookup).
 func linkedTo(from, root *table, key []any) predicate {
 	return func(q *query, alias string) {
 		switch {
 		case from == root:
 			keyEquals(root.pk, key)(q, alias)
-		case from.parent == root && slices.Equal(from.refs, root.pk):
-			keyEquals(from.via, key)(q, alias)
+		case from.parent == root && !from.up && slices.Equal(from.theirs, root.pk):
+			keyEquals(from.mine, key)(q, alias)
 		default:
 			parent := q.alias()
 			q.sql("EXISTS (SELECT 1 FROM ", from.parent.cat.Quoted, " ", parent, " WHERE ")
-			columnsEqual(q, alias, from.via, parent, from.refs)
+			columnsEqual(q, alias, from.mine, parent, from.theirs)
 			q.sql(" AND (")
 			linkedTo(from.parent, root, key)(q, parent)
 			q.sql("))")
 		}
 	}
+}
+
+// keyIn is a predicate: the row's key columns equal one of the keys.
+func keyIn(cols []*engine.Column, keys [][]any) predicate {
+	if len(keys) == 1 {
+		return keyEquals(cols, keys[0])
+	}
+	preds := make([]predicate, len(keys))
+	for i, k := range keys {
+		preds[i] = keyEquals(cols, k)
+	}
+	return or(preds...)
 }
 
 // linkedToRow is a predicate on rows of from (a table below ancestor): the row reaches the
@@ -143,24 +156,15 @@ func linkedTo(from, root *table, key []any) predicate {
 func linkedToRow(from, ancestor *table, outer string) predicate {
 	return func(q *query, alias string) {
 		if from.parent == ancestor {
-			columnsEqual(q, alias, from.via, outer, from.refs)
+			columnsEqual(q, alias, from.mine, outer, from.theirs)
 			return
 		}
 		parent := q.alias()
 		q.sql("EXISTS (SELECT 1 FROM ", from.parent.cat.Quoted, " ", parent, " WHERE ")
-		columnsEqual(q, alias, from.via, parent, from.refs)
+		columnsEqual(q, alias, from.mine, parent, from.theirs)
 		q.sql(" AND (")
 		linkedToRow(from.parent, ancestor, outer)(q, parent)
 		q.sql("))")
-	}
-}
-
-// held is a predicate: the row is under its table's legal hold at cutoff (From after
-// cutoff). A row without a From date is not held. Never NULL, so NOT(held) is safe.
-func held(h *hold, cutoff any) predicate {
-	return func(q *query, alias string) {
-		col := ref(alias, h.from)
-		q.sql(col, " IS NOT NULL AND ", col, " > ", q.bind(cutoff))
 	}
 }
 
@@ -168,55 +172,44 @@ func held(h *hold, cutoff any) predicate {
 // through it: a predicate on its rows, or nil when all of them will.
 type survivors func(c *table) predicate
 
-// referenced is a predicate: some row of another table still points at this row, through
-// a foreign key in the database or a SubjectVia link in the DataMap. Such a row is kept
-// (and anonymized) instead of deleted, so a delete never breaks or cascades into them.
-// With survives, only references from surviving rows count (a preview, where the rows
-// an erasure deletes first are still there).
+// referenced is a predicate: some row of another table (or of the same one, through a
+// self-reference) still points at this row, through a foreign key in the database or a
+// DataMap link. Such a row is kept (and anonymized) instead of deleted, so a delete never
+// breaks or cascades into them. With survives, only references from surviving rows of
+// DataMap tables count (a preview, where the rows an erasure deletes first are still
+// there).
 func referenced(t *table, survives survivors) predicate {
-	type link struct {
-		child     *engine.Table
-		cols, ref []*engine.Column
-		via       *table // the DataMap table whose SubjectVia this link is, if any
-	}
-	var links []link
-	seen := map[string]bool{}
-	add := func(child *engine.Table, cols, refs []*engine.Column, via *table) {
-		key := child.Quoted
-		for _, c := range cols {
-			key += "\x00" + c.Quoted
-		}
-		if !seen[key] {
-			seen[key] = true
-			links = append(links, link{child, cols, refs, via})
-		}
-	}
-	for _, c := range t.children {
-		add(c.cat, c.via, c.refs, c)
-	}
-	for _, fk := range t.cat.ReferencedBy {
-		add(fk.Table, fk.Columns, fk.RefColumns, nil)
-	}
-	if len(links) == 0 {
+	return referencedBy(t, t.incoming, survives)
+}
+
+// referencedBy is referenced through the given references only.
+func referencedBy(t *table, refs []reference, survives survivors) predicate {
+	if len(refs) == 0 {
 		return nil
 	}
 	return func(q *query, alias string) {
-		for i, l := range links {
-			if i > 0 {
-				q.sql(" OR ")
-			}
-			child := q.alias()
-			q.sql("EXISTS (SELECT 1 FROM ", l.child.Quoted, " ", child, " WHERE ")
-			columnsEqual(q, child, l.cols, alias, l.ref)
-			if l.via != nil && survives != nil {
-				if p := survives(l.via); p != nil {
-					q.sql(" AND (")
-					p(q, child)
-					q.sql(")")
-				}
-			}
-			q.sql(")")
+		for i, l := range refs {
+			q.sql(sep(i, " OR "))
+			referencedThrough(l, survives)(q, alias)
 		}
+	}
+}
+
+// referencedThrough is a predicate: a row of l.from points at this row through l (and
+// survives, when survives says which rows do).
+func referencedThrough(l reference, survives survivors) predicate {
+	return func(q *query, alias string) {
+		child := q.alias()
+		q.sql("EXISTS (SELECT 1 FROM ", l.from.Quoted, " ", child, " WHERE ")
+		columnsEqual(q, child, l.cols, alias, l.refs)
+		if l.mapped != nil && survives != nil {
+			if p := survives(l.mapped); p != nil {
+				q.sql(" AND (")
+				p(q, child)
+				q.sql(")")
+			}
+		}
+		q.sql(")")
 	}
 }
 

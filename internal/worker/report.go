@@ -74,11 +74,17 @@ func mustJSON(r plan.Report) []byte {
 }
 
 // dropEmpty drops results that changed no row; notFound and ambiguous stay (they have 0 or
-// more rows but carry the subject's answer), and so does failed.
+// more rows but carry the subject's answer), and so does failed, and so does a subject's
+// only result (a subject found with nothing left to change).
 func dropEmpty(results []plan.Result) []plan.Result {
+	perSubject := map[string]int{}
+	for _, r := range results {
+		perSubject[r.Subject]++
+	}
 	var out []plan.Result
 	for _, r := range results {
-		if r.Rows > 0 || r.Outcome == plan.OutcomeNotFound || r.Outcome == plan.OutcomeAmbiguous || r.Outcome == plan.OutcomeFailed {
+		only := r.Subject != "" && perSubject[r.Subject] == 1
+		if r.Rows > 0 || only || r.Outcome == plan.OutcomeNotFound || r.Outcome == plan.OutcomeAmbiguous || r.Outcome == plan.OutcomeFailed {
 			out = append(out, r)
 		}
 	}

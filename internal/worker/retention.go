@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lethe-operator/lethe/internal/engine"
@@ -16,6 +17,14 @@ type tally struct {
 	anonymized, deleted, retained int64
 	retainedUntil                 time.Time
 	capped                        bool
+	// bases are the legal holds' bases of the retained rows.
+	bases []string
+	// referenced rows were kept (and anonymized) instead of deleted, because rows of
+	// referencedBy still point at them; shared rows were left as they are, because
+	// rows of sharedBy the run does not erase use them; guarded rows a guard keeps.
+	referenced, shared, guarded int64
+	referencedBy, sharedBy      []string
+	guards                      []string
 }
 
 // applyRule runs one retention rule (or counts what it would do, for a preview).
@@ -33,21 +42,15 @@ func (r *runner) applyRule(ctx context.Context, rl *rule, preview bool) ([]plan.
 	if err != nil {
 		return nil, err
 	}
-	return sum.results(plan.Result{Table: t.name(), Rule: rl.spec.Name}, t, rl.action, preview), nil
+	return sum.results(plan.Result{Table: t.name(), Rule: rl.spec.Name}, preview), nil
 }
 
 // ruleBatch applies a rule to the rows of one batch that match it.
 func (r *runner) ruleBatch(ctx context.Context, tx *sql.Tx, rl *rule, matching predicate, preview bool, sum *tally) (int64, error) {
 	t := rl.table
-	var notHeld predicate
-	if t.hold != nil {
-		isHeld := held(t.hold, t.hold.retainFor.SubtractFrom(r.now))
-		n, latest, err := countHeld(ctx, tx, r.eng, t, and(matching, isHeld))
-		if err != nil {
-			return 0, err
-		}
-		sum.addRetained(n, latest)
-		notHeld = not(isHeld)
+	notHeld, err := r.countRetained(ctx, tx, t, matching, sum)
+	if err != nil {
+		return 0, err
 	}
 	action := act{eng: r.eng, t: t, preview: preview}
 	var failed error
@@ -55,12 +58,14 @@ func (r *runner) ruleBatch(ctx context.Context, tx *sql.Tx, rl *rule, matching p
 		// Count as the run would act: after the earlier rules on this table.
 		matching = and(matching, r.untouchedBefore(rl, &failed))
 	}
+	if matching, err = r.ruleKeeps(ctx, tx, rl, and(matching, notHeld), sum, &failed); err != nil {
+		return 0, err
+	}
 	var n int64
-	var err error
 	if rl.action == plan.ActionDelete {
-		n, err = action.delete(ctx, tx, and(matching, notHeld), sum)
+		n, err = action.delete(ctx, tx, matching, sum)
 	} else {
-		n, err = action.anonymize(ctx, tx, rl.columns, and(matching, notHeld), sum)
+		n, err = action.anonymize(ctx, tx, rl.columns, matching, sum)
 	}
 	if failed != nil {
 		return 0, failed
@@ -68,40 +73,40 @@ func (r *runner) ruleBatch(ctx context.Context, tx *sql.Tx, rl *rule, matching p
 	return n, err
 }
 
-func (s *tally) addRetained(n int64, latest time.Time) {
+// addRetained counts n rows a hold with basis keeps until until.
+func (s *tally) addRetained(n int64, until time.Time, basis string) {
 	s.retained += n
-	if n > 0 && latest.After(s.retainedUntil) {
-		s.retainedUntil = latest
+	s.bases = addBasis(s.bases, basis)
+	if until.After(s.retainedUntil) {
+		s.retainedUntil = until
 	}
 }
 
 // results turns a tally into report results, each starting from base (table, rule or
-// subject). retainedUntil becomes the latest hold date plus the hold's duration.
-func (s tally) results(base plan.Result, t *table, action string, preview bool) []plan.Result {
-	anonymized, deleted := plan.OutcomeAnonymized, plan.OutcomeDeleted
-	if preview {
-		anonymized, deleted = plan.OutcomeWouldAnonymize, plan.OutcomeWouldDelete
-	}
+// subject): one per outcome with rows, so nothing left in place goes unsaid and nothing
+// that did not happen is listed.
+func (s tally) results(base plan.Result, preview bool) []plan.Result {
 	var out []plan.Result
-	add := func(outcome string, rows int64) {
-		r := base
-		r.Outcome, r.Rows, r.Capped = outcome, rows, s.capped
-		out = append(out, r)
-	}
-	if action == plan.ActionDelete {
-		add(deleted, s.deleted)
-		if s.anonymized > 0 {
-			add(anonymized, s.anonymized)
+	add := func(outcome string, rows int64, edit func(*plan.Result)) {
+		if rows == 0 {
+			return
 		}
-	} else {
-		add(anonymized, s.anonymized)
-	}
-	if s.retained > 0 && t.hold != nil {
 		r := base
-		until := t.hold.retainFor.AddTo(s.retainedUntil).UTC()
-		r.Outcome, r.Rows, r.RetainedUntil = plan.OutcomeRetained, s.retained, &until
+		r.Outcome, r.Rows, r.Capped = previewOutcome(outcome, preview), rows, s.capped
+		if edit != nil {
+			edit(&r)
+		}
 		out = append(out, r)
 	}
+	add(plan.OutcomeDeleted, s.deleted, nil)
+	add(plan.OutcomeAnonymized, s.anonymized, nil)
+	add(plan.OutcomeRetained, s.retained, func(r *plan.Result) {
+		until := s.retainedUntil
+		r.RetainedUntil, r.Basis = &until, strings.Join(s.bases, "; ")
+	})
+	add(plan.OutcomeReferenced, s.referenced, func(r *plan.Result) { r.ReferencedBy = s.referencedBy })
+	add(plan.OutcomeShared, s.shared, func(r *plan.Result) { r.ReferencedBy = s.sharedBy })
+	add(plan.OutcomeGuarded, s.guarded, func(r *plan.Result) { r.Reason = strings.Join(s.guards, "; ") })
 	return out
 }
 
@@ -115,8 +120,8 @@ type act struct {
 }
 
 // delete deletes the rows where holds, except rows another table still points at: those
-// are anonymized instead, so that a delete never breaks a reference or cascades into rows
-// Lethe must keep.
+// are anonymized instead and counted as referenced, so that a delete never breaks a
+// reference or cascades into rows Lethe must keep.
 func (a act) delete(ctx context.Context, tx *sql.Tx, where predicate, sum *tally) (int64, error) {
 	ref := referenced(a.t, a.survives)
 	eng := a.eng
@@ -134,8 +139,24 @@ func (a act) delete(ctx context.Context, tx *sql.Tx, where predicate, sum *tally
 	if ref == nil {
 		return n, nil
 	}
-	kept, err := a.anonymize(ctx, tx, a.t.masked(), and(where, ref), sum)
+	if err := countReferenced(ctx, tx, a, and(where, ref), sum); err != nil {
+		return 0, err
+	}
+	kept, err := a.anonymize(ctx, tx, a.t.masked(), and(where, ref), &tally{})
 	return n + kept, err
+}
+
+// countReferenced counts the rows where holds as referenced: kept because rows point at
+// them, with the tables those rows are in.
+func countReferenced(ctx context.Context, tx *sql.Tx, a act, where predicate, sum *tally) error {
+	n, err := countRows(ctx, tx, a.eng, a.t, where)
+	if err != nil || n == 0 {
+		return err
+	}
+	names, err := referrers(ctx, tx, a.eng, a.t, where, a.t.incoming, a.survives)
+	sum.referenced += n
+	sum.referencedBy = addNames(sum.referencedBy, names...)
+	return err
 }
 
 // anonymize masks cols in the rows where holds.

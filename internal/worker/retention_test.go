@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -152,8 +153,9 @@ func TestRetentionDeleteKeepsReferencedRowsAndAnonymizesThem(t *testing.T) {
 			if got := result(t, r, "customers", plan.OutcomeDeleted, "purge-inactive").Rows; got != 2 {
 				t.Errorf("deleted %d customers, want 2 (carol, frank)", got)
 			}
-			if got := result(t, r, "customers", plan.OutcomeAnonymized, "purge-inactive").Rows; got != 1 {
-				t.Errorf("anonymized %d customers, want 1 (bob, still referenced)", got)
+			kept := result(t, r, "customers", plan.OutcomeReferenced, "purge-inactive")
+			if kept.Rows != 1 || !slices.Equal(kept.ReferencedBy, []string{"bookings", "invoices", "support_tickets"}) {
+				t.Errorf("referenced %d customers by %v, want 1 (bob) by bookings, invoices and support_tickets", kept.Rows, kept.ReferencedBy)
 			}
 			if ids := tn.rows("SELECT id FROM customers ORDER BY id"); !equalRows(ids, [][]string{{"1"}, {"2"}, {"4"}, {"5"}}) {
 				t.Errorf("customers left = %v", ids)

@@ -22,6 +22,8 @@ type rule struct {
 	columns []*maskedColumn
 	// match selects the rows the rule applies to, legal hold aside.
 	match predicate
+	// guards are the rule's own guards (its table's apply too).
+	guards []*guard
 }
 
 // resolveRule checks a rule against the schema; it records every problem in mm and
@@ -50,6 +52,11 @@ func resolveRule(s *schema, spec plan.Rule, now time.Time, mm *mismatches) *rule
 	}
 	preds = append(preds, olderThan(t, spec, now, mm), inactive(s, t, spec, now, mm))
 	r.match = and(preds...)
+	for _, g := range spec.Guards {
+		if gd := resolveGuard(t, g, fmt.Sprintf("rule %q guard", spec.Name), mm); gd != nil {
+			r.guards = append(r.guards, gd)
+		}
+	}
 	if len(*mm) > before {
 		return nil
 	}
@@ -121,9 +128,9 @@ type activity struct {
 	col   *engine.Column
 }
 
-// inactive is the rule's inactivity condition: no activity timestamp of the row's data
-// subject (in the row's table or any table linked to the same subject) is after
-// Now - InactiveFor.
+// inactive is the rule's inactivity condition: the row reaches a data subject (unless the
+// rule includes orphans), and no activity timestamp of any data subject it reaches (in
+// the row's table or any table linked to the same subject) is after Now - InactiveFor.
 func inactive(s *schema, t *table, spec plan.Rule, now time.Time, mm *mismatches) predicate {
 	if spec.InactiveFor == "" && len(spec.Activity) == 0 {
 		return nil
@@ -147,12 +154,30 @@ func inactive(s *schema, t *table, spec plan.Rule, now time.Time, mm *mismatches
 		return nil
 	}
 	cutoff := d.SubtractFrom(now)
+	var preds []predicate
+	if !spec.IncludeOrphans {
+		preds = append(preds, reachesSubject(t))
+	}
+	for _, a := range acts {
+		preds = append(preds, not(recentActivity(t, a, cutoff)))
+	}
+	return and(preds...)
+}
+
+// reachesSubject is a predicate on rows of t: the row's links reach a row of its subject
+// table (nil for the subject table itself, whose rows are subjects). Without it, "no
+// recent activity" would also hold for a row that belongs to no subject at all: a shop's
+// address, a booking whose customer_id is NULL.
+func reachesSubject(t *table) predicate {
+	root := t.root()
+	if t == root {
+		return nil
+	}
 	return func(q *query, alias string) {
-		for i, a := range acts {
-			q.sql(sep(i, " AND "), "NOT (")
-			recentActivity(t, a, cutoff)(q, alias)
-			q.sql(")")
-		}
+		subject := q.alias()
+		q.sql("EXISTS (SELECT 1 FROM ", root.cat.Quoted, " ", subject, " WHERE ")
+		linkedToRow(t, root, subject)(q, alias)
+		q.sql(")")
 	}
 }
 

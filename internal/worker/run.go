@@ -21,10 +21,13 @@ const maxBatchSize = 1_000_000
 
 // runner runs one plan against one database.
 type runner struct {
-	plan       plan.Plan
-	eng        engine.Engine
-	schema     *schema
-	rules      []*rule
+	plan   plan.Plan
+	eng    engine.Engine
+	schema *schema
+	rules  []*rule
+	// job are the erasures of the subjects the run erases, known before any changes: a
+	// row they share is the run's to erase.
+	job        []*erasure
 	now        time.Time
 	batchSize  int
 	shardIndex int

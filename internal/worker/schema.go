@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/lethe-operator/lethe/internal/duration"
 	"github.com/lethe-operator/lethe/internal/engine"
+	"github.com/lethe-operator/lethe/internal/identifier"
 	"github.com/lethe-operator/lethe/internal/mask"
 	"github.com/lethe-operator/lethe/internal/plan"
 )
@@ -16,6 +16,8 @@ import (
 type schema struct {
 	tables []*table
 	byName map[string]*table
+	// norms is how identifiers of each identity type are compared.
+	norms map[string]identifier.Normalization
 }
 
 // table is a DataMap table resolved against the catalog.
@@ -23,15 +25,25 @@ type table struct {
 	spec plan.Table
 	cat  *engine.Table
 	pk   []*engine.Column
-	// parent is the table SubjectVia points to; via are this table's linking columns and
-	// refs the parent's, pairwise.
-	parent    *table
-	via, refs []*engine.Column
-	children  []*table
+	// parent is the next table on the way to the subject. A row of this table and a row
+	// of its parent belong together when mine equals theirs, pairwise. With up false the
+	// link is subjectVia (mine references the parent's key theirs: each row has at most
+	// one parent row); with up true it is referencedBy (the parent's columns theirs
+	// reference this table's key mine: a row may be shared by several parent rows).
+	parent       *table
+	up           bool
+	mine, theirs []*engine.Column
+	children     []*table
 	// columns are the DataMap's columns with their compiled masks, keep included.
 	columns     []*maskedColumn
 	identifiers map[string]*engine.Column
-	hold        *hold
+	// holds are the legal holds that keep this table's rows: its own, and those of the
+	// tables above it whose hold covers the record.
+	holds  []*hold
+	guards []*guard
+	// incoming are every reference to this table's rows: foreign keys in the catalog and
+	// the DataMap's links, unenforced ones included.
+	incoming []reference
 }
 
 // maskedColumn is a personal column and its compiled strategy.
@@ -40,13 +52,6 @@ type maskedColumn struct {
 	category string
 	strategy string
 	masker   mask.Masker
-}
-
-// hold is a table's legal retention duty: rows are kept until From + RetainFor.
-type hold struct {
-	basis     string
-	from      *engine.Column
-	retainFor duration.Duration
 }
 
 // name is the table's name as the DataMap and the database spell it.
@@ -73,7 +78,7 @@ func (t *table) column(name string) (*maskedColumn, bool) {
 	return nil, false
 }
 
-// linksTo reports whether t reaches ancestor through its SubjectVia chain (or is it).
+// linksTo reports whether t reaches ancestor through its chain of links (or is it).
 func (t *table) linksTo(ancestor *table) bool {
 	for cur := t; cur != nil; cur = cur.parent {
 		if cur == ancestor {
@@ -83,7 +88,7 @@ func (t *table) linksTo(ancestor *table) bool {
 	return false
 }
 
-// root is the subject table t's SubjectVia chain ends at.
+// root is the subject table t's chain of links ends at.
 func (t *table) root() *table {
 	for t.parent != nil {
 		t = t.parent
@@ -91,7 +96,7 @@ func (t *table) root() *table {
 	return t
 }
 
-// depthBelow is the number of SubjectVia steps from t up to ancestor.
+// depthBelow is the number of links from t up to ancestor.
 func (t *table) depthBelow(ancestor *table) int {
 	d := 0
 	for cur := t; cur != ancestor; cur = cur.parent {
@@ -100,9 +105,22 @@ func (t *table) depthBelow(ancestor *table) int {
 	return d
 }
 
+// sharedVia returns the tables on t's way to its subject (t included) whose rows may be
+// shared: those linked by referencedBy. A row of t belongs to its subject alone only
+// when none of their rows on its way is shared.
+func (t *table) sharedVia() []*table {
+	var out []*table
+	for cur := t; cur != nil; cur = cur.parent {
+		if cur.up {
+			out = append(out, cur)
+		}
+	}
+	return out
+}
+
 // tree returns the tables linked to root (root included), deepest first: the order in
-// which rows can be deleted without breaking a reference, and in which a killed run
-// leaves the subject findable (the subject's own row changes last).
+// which rows can be deleted without breaking a subjectVia reference, and in which a
+// killed run leaves the subject findable (the subject's own row changes last).
 func (s *schema) tree(root *table) []*table {
 	var out []*table
 	for _, t := range s.tables {
@@ -124,7 +142,7 @@ func (m *mismatches) add(table, column, code, format string, args ...any) {
 // resolveSchema checks the DataMap against the catalog and compiles its masks. It returns
 // the resolved schema (only meaningful when there are no mismatches) and every mismatch.
 func resolveSchema(dm plan.DataMap, cat *engine.Catalog, database string, hashKey []byte) (*schema, mismatches) {
-	s := &schema{byName: map[string]*table{}}
+	s := &schema{byName: map[string]*table{}, norms: map[string]identifier.Normalization{}}
 	var mm mismatches
 	if len(dm.Tables) == 0 {
 		mm.add("", "", plan.ErrInvalidPlan, "the DataMap lists no tables")
@@ -151,6 +169,16 @@ func resolveSchema(dm plan.DataMap, cat *engine.Catalog, database string, hashKe
 	for _, t := range s.tables {
 		compileMasks(t, &mm, hashKey)
 	}
+	for _, t := range s.tables {
+		t.incoming = incomingReferences(s, t)
+		resolveHolds(s, t, &mm)
+		for _, g := range t.spec.Guards {
+			if gd := resolveGuard(t, g, "guard", &mm); gd != nil {
+				t.guards = append(t.guards, gd)
+			}
+		}
+	}
+	resolveIdentityTypes(s, dm, &mm)
 	return s, mm
 }
 
@@ -188,62 +216,15 @@ func resolveTable(t *table, mm *mismatches) {
 	default:
 		mm.add(ct.Name, "", plan.ErrInvalidPlan, "table %q: onErasure %q is not anonymize or delete", ct.Name, t.spec.OnErasure)
 	}
-	if lh := t.spec.LegalHold; lh != nil {
-		resolveHold(t, lh, mm)
-	}
 }
 
-func resolveHold(t *table, lh *plan.LegalHold, mm *mismatches) {
-	from, ok := lookup(t.cat, lh.From, "legal hold", mm)
-	if ok && from.Kind != mask.KindDate && from.Kind != mask.KindTimestamp {
-		mm.add(t.cat.Name, lh.From, plan.ErrInvalidPlan, "legal hold column %q of table %q is %s, not a date or timestamp", lh.From, t.cat.Name, from.Type)
-		ok = false
-	}
-	retainFor, err := duration.Parse(lh.RetainFor)
-	if err != nil {
-		mm.add(t.cat.Name, "", plan.ErrInvalidPlan, "legal hold of table %q: retainFor: %v", t.cat.Name, err)
-		return
-	}
-	if ok {
-		t.hold = &hold{basis: lh.Basis, from: from, retainFor: retainFor}
-	}
-}
-
-func resolveLink(s *schema, t *table, mm *mismatches) {
-	via := t.spec.SubjectVia
-	if via == nil {
-		return
-	}
-	parent, ok := s.byName[via.Table]
-	if !ok {
-		mm.add(t.name(), "", plan.ErrInvalidPlan, "subjectVia of table %q names table %q, which is not a table of the DataMap in the database", t.name(), via.Table)
-		return
-	}
-	if len(via.Columns) == 0 || len(via.Columns) != len(via.ReferencedColumns) {
-		mm.add(t.name(), "", plan.ErrInvalidPlan, "subjectVia of table %q needs as many columns as referencedColumns (got %d and %d)",
-			t.name(), len(via.Columns), len(via.ReferencedColumns))
-		return
-	}
-	complete := true
-	for i := range via.Columns {
-		c, ok1 := lookup(t.cat, via.Columns[i], "subjectVia", mm)
-		r, ok2 := lookup(parent.cat, via.ReferencedColumns[i], "subjectVia referenced", mm)
-		complete = complete && ok1 && ok2
-		t.via, t.refs = append(t.via, c), append(t.refs, r)
-	}
-	if complete {
-		t.parent = parent
-		parent.children = append(parent.children, t)
-	}
-}
-
-// checkChains refuses SubjectVia cycles: a chain must end at a table without a parent.
+// checkChains refuses loops of links: a chain must end at a table without a parent.
 func checkChains(s *schema, mm *mismatches) {
 	for _, t := range s.tables {
 		seen := map[*table]bool{}
 		for cur := t; cur != nil; cur = cur.parent {
 			if seen[cur] {
-				mm.add(t.name(), "", plan.ErrInvalidPlan, "the subjectVia chain from table %q loops back to table %q", t.name(), cur.name())
+				mm.add(t.name(), "", plan.ErrInvalidPlan, "the links from table %q loop back to table %q and never reach a data subject", t.name(), cur.name())
 				// Break the loop so that later walks terminate.
 				t.parent = nil
 				break
@@ -276,23 +257,60 @@ func compileMasks(t *table, mm *mismatches, hashKey []byte) {
 		}
 		if !m.Keeps() && isKeyColumn(t, col) {
 			mm.add(t.name(), spec.Name, plan.ErrIncompatible,
-				"column %q of table %q: %s would change a primary key or subjectVia link column, which Lethe uses to find rows", spec.Name, t.name(), spec.Mask.Strategy)
+				"column %q of table %q: %s would change a primary key or a column of a subjectVia or referencedBy link, which Lethe uses to find rows", spec.Name, t.name(), spec.Mask.Strategy)
 			continue
 		}
 		t.columns = append(t.columns, &maskedColumn{col: col, category: spec.Category, strategy: spec.Mask.Strategy, masker: m})
 	}
 }
 
-// isKeyColumn reports whether col is a key Lethe navigates by: the DataMap's primary key,
-// a subjectVia column, or a column a child's subjectVia references.
+// isKeyColumn reports whether col is a column Lethe navigates by: the DataMap's primary
+// key, a column of the table's own link, or a column of the table a child's link joins on.
 func isKeyColumn(t *table, col *engine.Column) bool {
-	if slices.Contains(t.pk, col) || slices.Contains(t.via, col) {
+	if slices.Contains(t.pk, col) || slices.Contains(t.mine, col) {
 		return true
 	}
 	for _, child := range t.children {
-		if slices.Contains(child.refs, col) {
+		if slices.Contains(child.theirs, col) {
 			return true
 		}
 	}
 	return false
+}
+
+// resolveIdentityTypes sets the normalisation of every identity type the DataMap's tables
+// use or its identityTypes name.
+func resolveIdentityTypes(s *schema, dm plan.DataMap, mm *mismatches) {
+	types := map[string]bool{}
+	for _, t := range s.tables {
+		for typ := range t.identifiers {
+			types[typ] = true
+		}
+	}
+	for typ := range dm.IdentityTypes {
+		types[typ] = true
+	}
+	for typ := range types {
+		var configured []string
+		if it, ok := dm.IdentityTypes[typ]; ok {
+			configured = it.Normalize
+			if configured == nil {
+				configured = []string{}
+			}
+		}
+		n, err := identifier.For(typ, configured)
+		if err != nil {
+			mm.add("", "", plan.ErrInvalidPlan, "identityTypes: %v", err)
+			continue
+		}
+		s.norms[typ] = n
+	}
+}
+
+// normalization is how identifiers of the identity type are compared.
+func (s *schema) normalization(identityType string) identifier.Normalization {
+	if n, ok := s.norms[identityType]; ok {
+		return n
+	}
+	return identifier.Default(identityType)
 }

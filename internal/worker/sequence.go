@@ -10,11 +10,7 @@ import "github.com/lethe-operator/lethe/internal/plan"
 // touches is a predicate: rule e would change this row (its match, outside the legal hold).
 // It is never NULL, so it can be negated safely.
 func (r *runner) touches(e *rule) predicate {
-	p := e.match
-	if h := e.table.hold; h != nil {
-		p = and(p, not(held(h, h.retainFor.SubtractFrom(r.now))))
-	}
-	return definitely(p)
+	return definitely(and(e.match, r.notHeld(e.table)))
 }
 
 // definitely turns a predicate that may be NULL into one that is true only when p is.

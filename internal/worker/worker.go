@@ -7,13 +7,23 @@
 //   - rows change in primary-key keyset batches, one short transaction each, and only
 //     rows whose values still differ from their masked values are updated, so a re-run,
 //     or a run after a killed one, ends in the same state;
-//   - rows under their table's legal hold (From after Now - RetainFor) are never touched
-//     and are reported as retained until the latest From + RetainFor; a NULL From is no hold;
-//   - a row another row still references (a foreign key, or a SubjectVia link) is
-//     anonymized instead of deleted;
-//   - an erasure works from the subject's row down its SubjectVia tree, deepest tables
-//     first and the subject's own row last, following primary keys rather than the
-//     identifier, then counts what identifying values are left;
+//   - every DataMap link is checked against the catalog's foreign keys and must land on a
+//     key, so one row never reaches several through a step meant to reach one;
+//   - rows a legal hold keeps (From after Now - RetainFor, in the table or on its way to
+//     the subject; with covers record also the rows below a held row) are never touched
+//     and are reported retained until the latest From + RetainFor; a NULL From is no hold;
+//   - a row another row still references (a foreign key, or a DataMap link) is anonymized
+//     instead of deleted and reported referenced;
+//   - a row reached through referencedBy (an address) changes only when every row
+//     pointing at it is erased by the run or anonymized already, else it is shared;
+//   - a row a guard keeps is left (retention) or stops the subject's erasure before any
+//     change (erasure), and is reported guarded;
+//   - an erasure looks up every subject first (identifiers normalised per identity type),
+//     then works down each subject's tree, deepest tables first and the subject's own row
+//     last, following primary keys rather than the identifier, then counts what
+//     identifying values are left;
+//   - a subject-relative rule (inactiveFor) never selects a row that reaches no subject,
+//     unless it includes orphans;
 //   - condition ne is NULL-safe (a NULL differs from every value); the others follow SQL.
 package worker
 

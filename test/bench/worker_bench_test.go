@@ -119,8 +119,8 @@ func BenchmarkErasureWorker(b *testing.B) {
 // bookingDataMap is config/samples/privacy_v1alpha1_datamap.yaml as the controller puts
 // it in a plan.
 func bookingDataMap() plan.DataMap {
-	via := func() *plan.SubjectVia {
-		return &plan.SubjectVia{Columns: []string{"customer_id"}, Table: "customers", ReferencedColumns: []string{"id"}}
+	via := func() *plan.Link {
+		return &plan.Link{Columns: []string{"customer_id"}, Table: "customers", ReferencedColumns: []string{"id"}}
 	}
 	return plan.DataMap{Tables: []plan.Table{
 		{Name: "customers", PrimaryKey: []string{"id"}, Identifiers: map[string]string{"email": "email", "customerId": "id"},

@@ -360,16 +360,23 @@ func checkNoPersonalData(t *testing.T, g Gomega, ac *accessCluster, values []str
 	}
 }
 
-// TestAccessNotFound: an identifier no database knows completes with nothing delivered.
+// TestAccessNotFound: an identifier no database knows finishes as NotFound, Stalled, with
+// nothing delivered.
 func TestAccessNotFound(t *testing.T) {
 	g := NewWithT(t)
 	ac := startAccessManager(t, "access-nf")
 	applySample(t, "privacy_v1alpha1_datamap.yaml", ac.ns, nil)
 	ac.addDatabase(t, g, postgres, "aurora")
 	ar := ac.fileRequest(t, "req-nobody", "nobody@mail.example")
-	waitAccessComplete(g, ar)
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(context.Background(), client.ObjectKeyFromObject(ar), ar)).To(Succeed())
+		g.Expect(ar.Status.Phase).To(Equal(privacyv1alpha1.AccessNotFound))
+	}, eventually).Should(Succeed())
 	c := condition(g, ar, privacyv1alpha1.ConditionComplete)
+	g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 	g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonSubjectNotFound))
+	g.Expect(condition(g, ar, privacyv1alpha1.ConditionStalled).Reason).To(Equal(privacyv1alpha1.ReasonSubjectNotFound))
+	g.Expect(warningNote(g, ar.Namespace, ar.Name, privacyv1alpha1.ReasonSubjectNotFound)).To(ContainSubstring("searched: aurora"))
 	g.Expect(ar.Status.Delivery).To(BeNil())
 	g.Expect(ar.Status.GetTarget("aurora").State).To(Equal(privacyv1alpha1.ExportNotFound))
 	g.Expect(exportSecrets(g, ar)).To(BeEmpty())

@@ -83,8 +83,21 @@ func (ec *erasureCluster) dumpOnFailure(t *testing.T) {
 // and waits for its schema to be verified.
 func (ec *erasureCluster) addDatabase(t *testing.T, g Gomega, server *testdb.Server, name, dataMap string) *sql.DB {
 	t.Helper()
-	sqlName := strings.ReplaceAll(fmt.Sprintf("%s_%s", ec.ns, name), "-", "_")
+	sqlName := ec.sqlName(name)
 	db := newDatabase(t, server, sqlName)
+	ec.addTenantDatabase(t, g, server, name, sqlName, dataMap)
+	return db
+}
+
+// sqlName is the database name on the server of the TenantDatabase name.
+func (ec *erasureCluster) sqlName(name string) string {
+	return strings.ReplaceAll(fmt.Sprintf("%s_%s", ec.ns, name), "-", "_")
+}
+
+// addTenantDatabase creates a TenantDatabase for an existing database on the server and
+// waits for its schema to be verified.
+func (ec *erasureCluster) addTenantDatabase(t *testing.T, g Gomega, server *testdb.Server, name, sqlName, dataMap string) {
+	t.Helper()
 	secret := name + "-login"
 	credentialsSecret(t, ec.ns, secret, server)
 	tdb := &privacyv1alpha1.TenantDatabase{
@@ -103,7 +116,6 @@ func (ec *erasureCluster) addDatabase(t *testing.T, g Gomega, server *testdb.Ser
 		g.Expect(c).NotTo(BeNil())
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
 	}, eventually).Should(Succeed())
-	return db
 }
 
 // fileRequest creates the Secret holding the identifier and an ErasureRequest for it.
@@ -315,7 +327,9 @@ func checkNoIdentifier(t *testing.T, g Gomega, ec *erasureCluster, identifier st
 	g.Expect(strings.ToLower(logs)).NotTo(ContainSubstring(strings.ToLower(identifier)), "the manager's and workers' logs")
 }
 
-// TestErasureNotFound: an identifier no database knows completes with nothing changed.
+// TestErasureNotFound: an identifier no database knows finishes as NotFound with nothing
+// changed: Stalled (so Flux and kubectl show it failed, not healthy), not Complete, a
+// receipt of the search, and a Warning naming the identity type and the databases searched.
 func TestErasureNotFound(t *testing.T) {
 	g := NewWithT(t)
 	ec := startErasureManager(t, "notfound")
@@ -323,10 +337,35 @@ func TestErasureNotFound(t *testing.T) {
 	db := ec.addDatabase(t, g, postgres, "aurora", "booking-app")
 	before := readRows(t, db)
 	er := ec.fileRequest(t, "req-nobody", "email", "nobody@mail.example", nil)
-	waitComplete(g, er)
-	g.Expect(condition(g, er, privacyv1alpha1.ConditionComplete).Reason).To(Equal(privacyv1alpha1.ReasonSubjectNotFound))
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(context.Background(), client.ObjectKeyFromObject(er), er)).To(Succeed())
+		g.Expect(er.Status.Phase).To(Equal(privacyv1alpha1.ErasureNotFound))
+	}, eventually).Should(Succeed())
+	stalled := condition(g, er, privacyv1alpha1.ConditionStalled)
+	g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(stalled.Reason).To(Equal(privacyv1alpha1.ReasonSubjectNotFound))
+	g.Expect(condition(g, er, privacyv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(condition(g, er, privacyv1alpha1.ConditionComplete).Status).To(Equal(metav1.ConditionFalse))
 	g.Expect(er.Status.GetTarget("aurora").State).To(Equal(privacyv1alpha1.TargetNotFound))
+	g.Expect(er.Status.Receipt).NotTo(BeNil())
+	g.Eventually(func(g Gomega) {
+		note := warningNote(g, er.Namespace, er.Name, privacyv1alpha1.ReasonSubjectNotFound)
+		g.Expect(note).To(ContainSubstring("email identifier"))
+		g.Expect(note).To(ContainSubstring("searched: aurora"))
+	}, eventually).Should(Succeed())
 	g.Expect(readRows(t, db)).To(Equal(before))
+}
+
+// warningNote is the note of the Warning Event with this reason about the object ("" if none).
+func warningNote(g Gomega, ns, name, reason string) string {
+	list := &eventsv1.EventList{}
+	g.Expect(env.Client.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	for _, e := range list.Items {
+		if e.Regarding.Name == name && e.Type == corev1.EventTypeWarning && e.Reason == reason {
+			return e.Note
+		}
+	}
+	return ""
 }
 
 // TestErasureAmbiguous: an identity type on a non-unique column matches 200 customers:
