@@ -80,7 +80,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *name == "" {
 		*name = dataMapName(target.Database.Name)
 	}
-	doc, err := FromDatabase(ctx, target, Options{Name: *name, Namespace: *namespace, Shape: APIShape()})
+	doc, err := FromDatabase(ctx, target, Options{Name: *name, Namespace: *namespace})
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe datamap draft: %v\n", err)
 		return 1

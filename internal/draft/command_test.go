@@ -131,7 +131,7 @@ func TestDraftCommand(t *testing.T) {
 
 func (d *database) draftNamed(name, namespace string) []byte {
 	d.t.Helper()
-	doc, err := draft.FromDatabase(context.Background(), d.target, draft.Options{Name: name, Namespace: namespace, Shape: draft.APIShape()})
+	doc, err := draft.FromDatabase(context.Background(), d.target, draft.Options{Name: name, Namespace: namespace})
 	if err != nil {
 		d.t.Fatal(err)
 	}

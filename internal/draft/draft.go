@@ -24,8 +24,6 @@ type Options struct {
 	Namespace string
 	// Source describes the database in the draft's first comment.
 	Source string
-	// Shape is the DataMap API's shape to write (APIShape: this build's).
-	Shape Shape
 }
 
 // Draft is a proposed DataMap and what was seen while making it.
@@ -66,7 +64,7 @@ type Table struct {
 }
 
 // Link is one foreign key on a table's way to its subject: from the table to its parent
-// (subjectVia), or, with Shape.ReferencedBy, from a described table to this one
+// (subjectVia), or from a described table to this one
 // (referencedBy).
 type Link struct {
 	FK           *engine.ForeignKey
@@ -109,7 +107,7 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // Build drafts a DataMap from the catalog.
 func Build(cat *engine.Catalog, opts Options) *Draft {
-	b := newBuilder(cat, opts.Shape.ReferencedBy)
+	b := newBuilder(cat)
 	b.chooseSubjects()
 	b.measure()
 	b.linkTables()

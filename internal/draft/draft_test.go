@@ -15,13 +15,12 @@ import (
 	"github.com/lethe-operator/lethe/internal/worker"
 )
 
-// link is a table's link as the draft writes it, in either of the API's shapes.
+// link is a table's link as the draft writes it.
 type link struct {
 	key, columns, table, referencedColumns string
 }
 
-// tables reads the draft's tables as plain maps: the tests read links in whichever
-// shape the API has (see draft.APIShape).
+// tables reads the draft's tables as plain maps.
 func tables(t *testing.T, doc []byte) map[string]map[string]any {
 	t.Helper()
 	var dm struct {
@@ -52,9 +51,6 @@ func linkOf(tb map[string]any) *link {
 		l, ok := tb[key].(map[string]any)
 		if !ok {
 			continue
-		}
-		if ref, ok := l["references"].(map[string]any); ok {
-			return &link{key, joined(l["columns"]), ref["table"].(string), joined(ref["columns"])}
 		}
 		return &link{key, joined(l["columns"]), l["table"].(string), joined(l["referencedColumns"])}
 	}
@@ -118,10 +114,8 @@ func TestDraftOfAShopSchema(t *testing.T) {
 				"gift_cards":      {"subjectVia", "purchaser_id", "customers", "id"},
 				"staff_documents": {"subjectVia", "staff_id", "staff", "id"},
 			}
-			if draft.APIShape().ReferencedBy {
-				// The customer's row refers to an address: a link the other way.
-				links["addresses"] = link{"referencedBy", "address_id", "customers", "id"}
-			}
+			// The customer's row refers to an address: a link the other way.
+			links["addresses"] = link{"referencedBy", "address_id", "customers", "id"}
 			for table, want := range links {
 				tb, ok := dm[table]
 				if !ok {
@@ -185,11 +179,6 @@ func TestDraftOfAShopSchema(t *testing.T) {
 				if !listed(text, "Tables without personal data", plain) {
 					t.Errorf("table %s is not listed among the tables without personal data:\n%s", plain, text)
 				}
-			}
-			// Personal rows the subject's row refers to: candidate links, named.
-			if !draft.APIShape().ReferencedBy && !listed(text, "Tables with personal-looking columns", "addresses: holds what looks personal (street, postcode, phone)") ||
-				!strings.Contains(text, "referenced by customers.address_id") {
-				t.Errorf("addresses is not listed with the customers.address_id candidate link:\n%s", text)
 			}
 			for _, table := range []string{"page_views", "order-exports"} {
 				if !listed(text, "Tables a DataMap cannot describe", table) {
@@ -321,13 +310,12 @@ func TestDraftOfAWideSchema(t *testing.T) {
 	}
 }
 
-// In the DataMap API's shape with referencedBy (links both ways) and subjectVia naming
-// its table, a personal row the subject's row refers to is described instead of listed:
+// A personal row the subject's row refers to is described with referencedBy, not listed:
 // the address, reached from the customer's address_id, with its columns.
 func TestDraftWithReferencedBy(t *testing.T) {
 	db := newDatabase(t, testdb.Postgres, testdb.ShopSchema(testdb.Postgres))
 	doc, err := draft.FromDatabase(context.Background(), db.target,
-		draft.Options{Name: "shop", Shape: draft.Shape{ReferencedBy: true, FlatSubjectVia: true}})
+		draft.Options{Name: "shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,9 +329,6 @@ func TestDraftWithReferencedBy(t *testing.T) {
 		if got := linkOf(dm[table]); got == nil || *got != want {
 			t.Errorf("%s: link = %+v, want %+v", table, got, want)
 		}
-	}
-	if _, ok := dm["orders"]["subjectVia"].(map[string]any)["references"]; ok {
-		t.Error("subjectVia is not in the flat shape")
 	}
 	for col, want := range map[string]string{
 		"addresses.street":   "location redact",

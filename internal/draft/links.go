@@ -35,12 +35,10 @@ type candidate struct {
 type builder struct {
 	order  []*candidate
 	tables map[*engine.Table]*candidate
-	// referencedBy allows links from a described row to the row it refers to.
-	referencedBy bool
 }
 
-func newBuilder(cat *engine.Catalog, referencedBy bool) *builder {
-	b := &builder{tables: map[*engine.Table]*candidate{}, referencedBy: referencedBy}
+func newBuilder(cat *engine.Catalog) *builder {
+	b := &builder{tables: map[*engine.Table]*candidate{}}
 	for _, name := range cat.TableNames() {
 		t, _ := cat.Table(name)
 		c := &candidate{cat: t, dist: -1, person: personTable(name)}
@@ -97,7 +95,7 @@ func emailColumn(t *engine.Table, person bool) *engine.Column {
 	var found *engine.Column
 	for _, col := range t.Columns {
 		c := clueFor(col, person)
-		if c != emailClue || !identifier.MatchString(col.Name) || t.InForeignKey(col) {
+		if c != emailClue || !identifier.MatchString(col.Name) || (t.References(col) || t.Referenced(col)) {
 			continue
 		}
 		if t.IsUnique(col) {
@@ -184,7 +182,7 @@ func (b *builder) measure() {
 }
 
 // linksTo lists the links by which other tables could reach c: the foreign keys of its
-// children (subjectVia) and, with referencedBy, those from c to tables holding personal
+// children (subjectVia) and those from c to tables holding personal
 // data (a lookup table such as countries is never reached that way).
 func (b *builder) linksTo(c *candidate) []*Link {
 	var out []*Link
@@ -193,7 +191,7 @@ func (b *builder) linksTo(c *candidate) []*Link {
 			out = append(out, &Link{FK: fk})
 		}
 	}
-	if b.referencedBy {
+	{
 		for _, fk := range c.cat.ForeignKeys {
 			if b.usable(fk) && b.tables[fk.RefTable].strong && b.tables[fk.RefTable].subject == "" {
 				out = append(out, &Link{FK: fk, ReferencedBy: true})
@@ -204,7 +202,7 @@ func (b *builder) linksTo(c *candidate) []*Link {
 }
 
 // linksFrom lists the links c could reach a tied table by: its own foreign keys
-// (subjectVia) first, then, with referencedBy, those of tied tables that refer to it.
+// (subjectVia) first, then those of tied tables that refer to it.
 func (b *builder) linksFrom(c *candidate) []*Link {
 	var out []*Link
 	for _, fk := range c.cat.ForeignKeys {
@@ -212,7 +210,7 @@ func (b *builder) linksFrom(c *candidate) []*Link {
 			out = append(out, &Link{FK: fk})
 		}
 	}
-	if b.referencedBy && c.strong {
+	if c.strong {
 		for _, fk := range c.cat.ReferencedBy {
 			if b.usable(fk) && b.tables[fk.Table].dist >= 0 {
 				out = append(out, &Link{FK: fk, ReferencedBy: true})
@@ -336,7 +334,7 @@ func (b *builder) personalColumns(c *candidate) ([]Column, []string) {
 		switch {
 		case !identifier.MatchString(col.Name):
 			notes = append(notes, fmt.Sprintf("%q looks like %s, but a DataMap cannot name it", col.Name, cl.label))
-		case slices.Contains(c.key, col) || c.cat.InPrimaryKey(col) || c.cat.InForeignKey(col):
+		case slices.Contains(c.key, col) || c.cat.InPrimaryKey(col) || c.cat.References(col) || c.cat.Referenced(col):
 			notes = append(notes, fmt.Sprintf("%s looks like %s but is a key or foreign-key column: left unmasked, Lethe finds rows by it", col.Name, cl.label))
 		default:
 			m, ok := fittingMask(c.cat, col, cl)

@@ -97,7 +97,7 @@ func (d *database) file(name, content string) string {
 // draft drafts the database's DataMap as `lethe datamap draft` does.
 func (d *database) draft() []byte {
 	d.t.Helper()
-	doc, err := draft.FromDatabase(context.Background(), d.target, draft.Options{Name: "shop", Shape: draft.APIShape()})
+	doc, err := draft.FromDatabase(context.Background(), d.target, draft.Options{Name: "shop"})
 	if err != nil {
 		d.t.Fatal(err)
 	}

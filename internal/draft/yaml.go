@@ -126,7 +126,7 @@ func (d *Draft) tableNode(t *Table) *yaml.Node {
 		n.Content = append(n.Content, str("identifiers"), ids)
 	}
 	if t.Link != nil {
-		key, via := linkNode(t.Link, d.opts.Shape)
+		key, via := linkNode(t.Link)
 		if t.LinkChoice != "" {
 			via.LineComment += "; " + guessMark + t.LinkChoice
 		}
@@ -151,18 +151,10 @@ func (d *Draft) tableNode(t *Table) *yaml.Node {
 // referencing side and referencedColumns the key side, as in SQL: subjectVia (this
 // table's columns reference its parent's) and referencedBy (a described table's columns
 // reference this table's).
-func linkNode(l *Link, shape Shape) (string, *yaml.Node) {
+func linkNode(l *Link) (string, *yaml.Node) {
 	fk := l.FK
-	columns, refColumns := names(columnNames(fk.Columns)), names(columnNames(fk.RefColumns))
-	var n *yaml.Node
-	switch {
-	case l.ReferencedBy:
-		n = flow(str("table"), nameNode(fk.Table.Name), str("columns"), columns, str("referencedColumns"), refColumns)
-	case shape.FlatSubjectVia:
-		n = flow(str("table"), nameNode(fk.RefTable.Name), str("columns"), columns, str("referencedColumns"), refColumns)
-	default:
-		n = flow(str("columns"), columns, str("references"), flow(str("table"), nameNode(fk.RefTable.Name), str("columns"), refColumns))
-	}
+	n := flow(str("table"), nameNode(l.Next().Name),
+		str("columns"), names(columnNames(fk.Columns)), str("referencedColumns"), names(columnNames(fk.RefColumns)))
 	n.LineComment = "foreign key " + fk.Name
 	if l.ReferencedBy {
 		return "referencedBy", n

@@ -32,7 +32,7 @@ func checkDraftConfigMap(dc *plan.DraftConfigMap, r *runner) {
 // report names it and its counts. Only the catalog was read: the YAML holds no row value.
 func (r *runner) draft(ctx context.Context, cat *engine.Catalog) {
 	dc := r.plan.Options.Draft
-	d := draft.Build(cat, draft.Options{Name: dc.DataMapName, Namespace: dc.Namespace, Shape: draft.APIShape(),
+	d := draft.Build(cat, draft.Options{Name: dc.DataMapName, Namespace: dc.Namespace,
 		Source: fmt.Sprintf("database %q (%s)", r.plan.Database.Name, r.plan.Database.Engine)})
 	doc := d.YAML()
 	delivery := &plan.DraftDelivery{ConfigMap: dc.Name, Bytes: len(doc), Seen: d.Seen, Tables: len(d.Tables), Guesses: d.Guesses()}
