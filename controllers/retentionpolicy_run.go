@@ -105,7 +105,8 @@ func rulesPlan(rules []privacyv1alpha1.RetentionRule) []plan.Rule {
 	out := make([]plan.Rule, 0, len(rules))
 	for _, r := range rules {
 		pr := plan.Rule{Name: r.Name, Table: string(r.Table), Action: string(r.Action), Columns: names(r.Columns),
-			OlderThan: string(r.OlderThan), Column: string(r.Column), InactiveFor: string(r.InactiveFor)}
+			OlderThan: string(r.OlderThan), Column: string(r.Column), InactiveFor: string(r.InactiveFor),
+			AllRows: r.AllRows, MaxRows: r.MaxRows, MaxPercent: int(r.MaxPercent)}
 		if len(r.Columns) == 0 {
 			pr.Columns = nil
 		}
@@ -113,9 +114,12 @@ func rulesPlan(rules []privacyv1alpha1.RetentionRule) []plan.Rule {
 			pr.Activity = append(pr.Activity, string(a))
 		}
 		for _, w := range r.Where {
-			c := plan.Condition{Column: string(w.Column), Op: w.Op, Values: w.Values}
+			c := plan.Condition{Column: string(w.Column), Op: w.Op}
+			for _, v := range w.Values {
+				c.Values = append(c.Values, string(v))
+			}
 			if w.Value != nil {
-				c.Value = *w.Value
+				c.Value = string(*w.Value)
 			}
 			pr.Where = append(pr.Where, c)
 		}
