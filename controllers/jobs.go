@@ -56,6 +56,9 @@ type JobSettings struct {
 	ActiveDeadlineSeconds    int64
 	BackoffLimit             int32
 	Resources                corev1.ResourceRequirements
+	// AllowLinkLocalHosts lets workers connect to database hosts that resolve to
+	// link-local or cloud metadata addresses (refused by default).
+	AllowLinkLocalHosts bool
 }
 
 // DefaultJobSettings are the settings used when no flag overrides them.
@@ -142,6 +145,7 @@ func labelValue(v string) string {
 func BuildJob(s JobSettings, w WorkerJob) (*corev1.ConfigMap, *batchv1.Job, error) {
 	p := w.Plan
 	p.Database = databasePlan(w.Database)
+	p.Database.AllowLinkLocal = s.AllowLinkLocalHosts
 	p.Subjects = nil
 	for i, subj := range w.Subjects {
 		p.Subjects = append(p.Subjects, plan.Subject{

@@ -69,6 +69,9 @@ func Open(ctx context.Context, db plan.Database, timeouts Timeouts) (Engine, err
 	if timeouts.Statement <= 0 {
 		timeouts.Statement = DefaultStatementTimeout
 	}
+	if err := checkHost(db); err != nil {
+		return nil, err
+	}
 	login, err := readLogin(db)
 	if err != nil {
 		return nil, err

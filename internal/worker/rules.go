@@ -309,6 +309,9 @@ func convertAll(col *engine.Column, values []string) ([]any, error) {
 // convert turns a value written in a plan into the Go value of the column's kind, so the
 // driver binds it with the right type (and a typo is an error, not a silent mismatch).
 func convert(col *engine.Column, s string) (any, error) {
+	if err := storable(s); err != nil {
+		return nil, fmt.Errorf("the value %w", err)
+	}
 	switch col.Kind {
 	case mask.KindInteger:
 		// MySQL's BOOLEAN is TINYINT(1): true and false are its 1 and 0.

@@ -79,6 +79,7 @@ func (r *runner) run(ctx context.Context) {
 	s, mm := resolveSchema(r.plan.DataMap, cat, r.plan.Database.Name, hashKey)
 	r.schema = s
 	for _, spec := range r.plan.Rules {
+		checkRuleShape(spec, &mm)
 		if rl := resolveRule(s, spec, r.now, &mm); rl != nil {
 			r.rules = append(r.rules, rl)
 		}
@@ -102,8 +103,11 @@ func (r *runner) run(ctx context.Context) {
 func (r *runner) dispatch(ctx context.Context) {
 	switch r.plan.Kind {
 	case plan.KindRetention:
-		r.applyRules(ctx, false)
+		if r.checkCeilings(ctx, false) {
+			r.applyRules(ctx, false)
+		}
 	case plan.KindPreview:
+		r.checkCeilings(ctx, true)
 		r.applyRules(ctx, true)
 		r.eraseSubjects(ctx, true)
 	case plan.KindErasure:
