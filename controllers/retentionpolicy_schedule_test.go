@@ -28,7 +28,9 @@ func TestScheduleRespectsTheTimeZone(t *testing.T) {
 }
 
 func TestRefusesBadSchedulesAndZones(t *testing.T) {
-	for _, c := range [][2]string{{"61 * * * *", "UTC"}, {"0 3 * *", "UTC"}, {"0 3 * * *", "Mars/Olympus"}} {
+	for _, c := range [][2]string{{"61 * * * *", "UTC"}, {"0 3 * *", "UTC"}, {"0 3 * * *", "Mars/Olympus"},
+		{"0 3 30 2 *", "UTC"}, {"0 3 31 4,6,9,11 *", "Europe/Copenhagen"}, {"0 3 30-31 2 ?", "UTC"}, {"0 3 * * *", "Local"},
+		{"TZ=Asia/Tokyo 0 3 * * *", "UTC"}, {"CRON_TZ=Local 0 3 * * *", "UTC"}, {"@every 1s", "UTC"}} {
 		if _, err := parseSchedule(c[0], c[1]); err == nil {
 			t.Errorf("parseSchedule(%q, %q) accepted", c[0], c[1])
 		}

@@ -21,6 +21,9 @@ const (
 	ReasonProgressing = "Progressing"
 	// ReasonInvalidSpec means the spec passed admission but cannot be acted on.
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonPlanTooLarge: the plan (the DataMap, the rules) does not fit in the ConfigMap
+	// a worker Job reads it from; the message gives its size.
+	ReasonPlanTooLarge = "PlanTooLarge"
 )
 
 // Reasons of TenantDatabase conditions.
@@ -43,6 +46,9 @@ const (
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 	// ReasonVerificationFailed: the verification Job failed without a usable report.
 	ReasonVerificationFailed = "VerificationFailed"
+	// ReasonHostNotAllowed: the host is, or resolves to, a link-local or cloud metadata
+	// address, which the worker does not connect to.
+	ReasonHostNotAllowed = "HostNotAllowed"
 )
 
 // Reasons of DataMap conditions.

@@ -240,7 +240,8 @@ type Run struct {
 	// DryRun is true when the run only counted rows.
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
-	// Result: Running, Succeeded (every database), or Failed (any database).
+	// Result: Running, Succeeded (every database), Failed (any database), or Skipped (the
+	// selector picked no database).
 	Result string `json:"result"`
 	// Rows changed (or that would be) across databases and rules.
 	Rows int64 `json:"rows"`
