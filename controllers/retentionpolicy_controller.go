@@ -22,6 +22,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-operator/lethe/api/v1alpha1"
 	"github.com/lethe-operator/lethe/internal/plan"
+	"github.com/lethe-operator/lethe/internal/schedule"
 )
 
 const kindRetentionPolicy = "RetentionPolicy"
@@ -99,7 +100,7 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1alpha1.RetentionPolicy) (ctrl.Result, error) {
 	conds := conditions{list: &p.Status.Conditions, generation: p.Generation}
-	sched, err := parseSchedule(p.Spec.Schedule, p.GetTimeZone())
+	sched, err := schedule.Parse(p.Spec.Schedule, p.GetTimeZone())
 	if err != nil {
 		return ctrl.Result{}, r.stall(p, conds, privacyv1alpha1.ReasonInvalidSchedule, err)
 	}
@@ -131,7 +132,7 @@ func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1a
 			return ctrl.Result{}, err
 		}
 	}
-	next := sched.next(now)
+	next := sched.Next(now)
 	p.Status.NextRunTime = &metav1.Time{Time: next}
 	r.summarise(p, conds, len(dbs))
 	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil

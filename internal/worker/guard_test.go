@@ -246,6 +246,8 @@ func TestAPlanWrittenByHandGetsTheSameChecks(t *testing.T) {
 			p.Kind = plan.KindErasure
 			p.Subjects = []plan.Subject{tn.subject("req-latin1", "email", "j\xf6rg@example.com", "")}
 		}, plan.ErrInvalidPlan, "not UTF-8"},
+		{"a timeout that would turn the bound off", func(_ *tenant, p *plan.Plan) { p.Options.StatementTimeout = "999us" },
+			plan.ErrInvalidPlan, "at least 1ms"},
 		{"a metadata address as host", func(_ *tenant, p *plan.Plan) { p.Database.Host = "169.254.169.254" },
 			plan.ErrHostNotAllowed, "is a cloud metadata endpoint"},
 		{"a metadata name as host", func(_ *tenant, p *plan.Plan) { p.Database.Host = "Metadata.Google.Internal." },

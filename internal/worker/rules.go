@@ -2,7 +2,6 @@ package worker
 
 import (
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -327,10 +326,7 @@ func convert(col *engine.Column, s string) (any, error) {
 		}
 		return n, nil
 	case mask.KindDecimal:
-		if _, ok := new(big.Rat).SetString(strings.TrimSpace(s)); !ok {
-			return nil, fmt.Errorf("%q is not a number (column type %s)", s, col.Type)
-		}
-		return strings.TrimSpace(s), nil
+		return decimalValue(col, s)
 	case mask.KindDate, mask.KindTimestamp:
 		return parseTime(s, col.Type)
 	}

@@ -2,8 +2,12 @@ package worker
 
 import (
 	"errors"
+	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/lethe-operator/lethe/internal/engine"
 )
 
 // errNotStorable: a value from the plan or a subject's Secret that no database can store
@@ -17,4 +21,19 @@ func storable(s string) error {
 		return errNotStorable
 	}
 	return nil
+}
+
+// plainDecimal is a number as a DECIMAL column compares it: no exponent, at most 65 digits
+// (MySQL's DECIMAL precision). "1e999999" is a number to Go, and an overflow error to
+// PostgreSQL in the middle of a run.
+var plainDecimal = regexp.MustCompile(`^[+-]?([0-9]{1,65}(\.[0-9]{0,30})?|\.[0-9]{1,30})$`)
+
+// decimalValue checks a value for a decimal column; it is bound as text, which both
+// engines convert exactly.
+func decimalValue(col *engine.Column, s string) (any, error) {
+	v := strings.TrimSpace(s)
+	if !plainDecimal.MatchString(v) {
+		return nil, fmt.Errorf("%q is not a number in plain notation of at most 65 digits, 30 after the point (column type %s)", s, col.Type)
+	}
+	return v, nil
 }
