@@ -20,7 +20,7 @@ func FuzzMaskAgreement(f *testing.F) {
 			f.Add(s, uint16(0))
 		}
 	}
-	f.Add("A\u0301", uint16(3))      // a combining accent
+	f.Add("A\u0301", uint16(3))       // a combining accent
 	f.Add("ǅ Ǆ ǆ ß ẞ İ ı", uint16(5)) // letters whose case folding differs
 	f.Add("::FFFF:10.1.2.3", uint16(7))
 	f.Add("١٢٣.١.١.١", uint16(9)) // Arabic-Indic digits
