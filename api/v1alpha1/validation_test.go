@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -214,4 +215,46 @@ func withSpecEdit(t *testing.T, manifest, edit string) *unstructured.Unstructure
 		spec[k] = v
 	}
 	return obj
+}
+
+// TestAPolicyAtEveryBoundIsAcceptedAndStaysSmall builds the largest RetentionPolicy the
+// CRD accepts (every list at its longest, every string at its longest, the conditions'
+// values at the policy's total of 256) and checks that the API server takes it and that it is far from
+// the megabytes the bounds once allowed: the plan built from it leaves a ConfigMap room
+// for the DataMap.
+func TestAPolicyAtEveryBoundIsAcceptedAndStaysSmall(t *testing.T) {
+	env := testenv.Start(t)
+	name := func(prefix string, i int) string { return fmt.Sprintf("%s%03d%s", prefix, i, strings.Repeat("x", 63-len(prefix)-3)) }
+	var rules []any
+	for i := range 32 {
+		var columns, activity []any
+		for j := range 64 {
+			columns = append(columns, name("c", j))
+		}
+		for j := range 16 {
+			activity = append(activity, name("t", j)+"."+name("a", j))
+		}
+		// 8 conditions of one value each, in 32 rules: the policy's 256 values.
+		var where []any
+		for j := range 8 {
+			where = append(where, map[string]any{"column": name("w", j), "op": "eq", "value": strings.Repeat("v", 128)})
+		}
+		rules = append(rules, map[string]any{
+			"name": fmt.Sprintf("rule-%02d-%s", i, strings.Repeat("r", 55)), "table": name("t", i), "action": "anonymize",
+			"columns": columns, "inactiveFor": "P99Y11M1DT23H59M59S", "activity": activity, "where": where,
+			"maxRows": int64(1) << 62, "maxPercent": 100,
+		})
+	}
+	obj := withSpecEdit(t, validRetentionPolicy, "")
+	spec := obj.Object["spec"].(map[string]any)
+	spec["rules"] = rules
+	spec["timeZone"] = "America/Argentina/ComodRivadavia"
+	if err := env.Client.Create(context.Background(), obj); err != nil {
+		t.Fatalf("the policy at every bound is refused: %v", err)
+	}
+	b, _ := json.Marshal(obj.Object["spec"])
+	t.Logf("the largest RetentionPolicy spec is %d bytes", len(b))
+	if len(b) > 400<<10 {
+		t.Errorf("the largest RetentionPolicy spec is %d bytes, more than 400 KiB", len(b))
+	}
 }
