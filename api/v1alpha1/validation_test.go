@@ -224,7 +224,9 @@ func withSpecEdit(t *testing.T, manifest, edit string) *unstructured.Unstructure
 // for the DataMap.
 func TestAPolicyAtEveryBoundIsAcceptedAndStaysSmall(t *testing.T) {
 	env := testenv.Start(t)
-	name := func(prefix string, i int) string { return fmt.Sprintf("%s%03d%s", prefix, i, strings.Repeat("x", 63-len(prefix)-3)) }
+	name := func(prefix string, i int) string {
+		return fmt.Sprintf("%s%03d%s", prefix, i, strings.Repeat("x", 63-len(prefix)-3))
+	}
 	var rules []any
 	for i := range 32 {
 		var columns, activity []any
