@@ -202,14 +202,14 @@ func (r *RetentionPolicyReconciler) summarise(p *privacyv1alpha1.RetentionPolicy
 		} else {
 			conds.notReady(privacyv1alpha1.ReasonRunFailed, msg)
 		}
+	case p.Spec.Suspend:
+		conds.ready(privacyv1alpha1.ReasonSuspended, "suspended")
 	case selected == 0:
 		msg := fmt.Sprintf("the databaseSelector matches no TenantDatabase in namespace %s: runs have nothing to work on", p.Namespace)
 		if reasonOf(p.Status.Conditions, privacyv1alpha1.ConditionReady) != privacyv1alpha1.ReasonNoDatabases {
 			r.event(p, corev1.EventTypeWarning, privacyv1alpha1.ReasonNoDatabases, msg)
 		}
 		conds.notReady(privacyv1alpha1.ReasonNoDatabases, msg)
-	case p.Spec.Suspend:
-		conds.ready(privacyv1alpha1.ReasonSuspended, "suspended")
 	default:
 		msg := "waiting for the next run"
 		if p.Status.NextRunTime != nil {

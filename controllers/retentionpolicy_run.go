@@ -51,6 +51,7 @@ func (r *RetentionPolicyReconciler) startDatabase(ctx context.Context, p *privac
 	db *privacyv1alpha1.TenantDatabase, tick time.Time, trigger string) (privacyv1alpha1.DatabaseRun, error) {
 	failed := func(reason, msg string) (privacyv1alpha1.DatabaseRun, error) {
 		retentionRuns.WithLabelValues(p.Namespace, p.Name, "failed").Inc()
+		r.event(p, corev1.EventTypeWarning, reason, fmt.Sprintf("database %s: %s", db.Name, msg))
 		return privacyv1alpha1.DatabaseRun{Database: db.Name, Result: privacyv1alpha1.RunFailed, Reason: reason,
 			Message: reason + ": " + msg}, nil
 	}

@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/lethe-operator/lethe/internal/engine"
 	"github.com/lethe-operator/lethe/internal/testenv"
 )
 
@@ -258,5 +260,23 @@ func TestAPolicyAtEveryBoundIsAcceptedAndStaysSmall(t *testing.T) {
 	t.Logf("the largest RetentionPolicy spec is %d bytes", len(b))
 	if len(b) > 400<<10 {
 		t.Errorf("the largest RetentionPolicy spec is %d bytes, more than 400 KiB", len(b))
+	}
+}
+
+// TestAdmissionRefusesEveryHostTheWorkerRefuses: the CRD's rules list the cloud metadata
+// names and addresses again, in CEL; each one the worker refuses must be refused here too.
+func TestAdmissionRefusesEveryHostTheWorkerRefuses(t *testing.T) {
+	env := testenv.Start(t)
+	hosts := append([]string{}, engine.MetadataNames...)
+	for _, a := range engine.MetadataAddresses {
+		hosts = append(hosts, a.String())
+	}
+	for i, host := range hosts {
+		obj := withSpecEdit(t, validTenantDatabase, fmt.Sprintf("host: %q", host))
+		obj.SetName(fmt.Sprintf("host-%d", i))
+		err := env.Client.Create(context.Background(), obj, client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "spec.host is") {
+			t.Errorf("host %s: the API server says %v", host, err)
+		}
 	}
 }
