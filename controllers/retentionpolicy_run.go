@@ -56,7 +56,14 @@ func (r *RetentionPolicyReconciler) startDatabase(ctx context.Context, p *privac
 			Message: reason + ": " + msg}, nil
 	}
 	dm := &privacyv1alpha1.DataMap{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: db.Namespace, Name: db.Spec.DataMapRef}, dm); err != nil {
+	key := client.ObjectKey{Namespace: db.Namespace, Name: db.Spec.DataMapRef}
+	err := r.Get(ctx, key, dm)
+	if apierrors.IsNotFound(err) {
+		// The cache may not have seen a DataMap applied together with the policy: a run
+		// refused as DataMapNotFound needs the API server's word for it.
+		err = r.APIReader.Get(ctx, key, dm)
+	}
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return failed(privacyv1alpha1.ReasonDataMapNotFound, fmt.Sprintf("DataMap %q not found", db.Spec.DataMapRef))
 		}
