@@ -2,6 +2,7 @@ package mask
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -114,7 +115,10 @@ func collationEqual(e engine, a agreement, stored any, masked string) bool {
 	if !ok {
 		return false
 	}
-	m := strings.Trim(masked, `"`)
+	m, err := strconv.Unquote(masked) // normalize quoted it
+	if err != nil {
+		return false
+	}
 	ci := e.dialect == MySQL || strings.Contains(a.pgType, "citext")
 	return ci && strings.EqualFold(strings.TrimRight(s, " "), strings.TrimRight(m, " "))
 }
