@@ -52,8 +52,22 @@ test-deps: ## Install the database servers and build kube-apiserver/etcd for the
 	hack/envtest-binaries.sh
 
 .PHONY: test
-test: test-deps vet build ## Run all tests against real kube-apiserver, etcd, PostgreSQL and MariaDB.
+test: test-deps vet build ## Run all tests against real kube-apiserver, etcd, PostgreSQL and MariaDB, then fuzz briefly.
 	KUBEBUILDER_ASSETS=$(KUBEBUILDER_ASSETS) LETHE_BINARY=$(BIN)/lethe go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) fuzz-short
+
+# The fuzz targets, as package:target. `go test ./...` runs each on its seed corpus
+# (f.Add and testdata/fuzz); fuzz-short also explores for FUZZ_TIME each.
+FUZZ_TARGETS := internal/duration:FuzzParse internal/schedule:FuzzParse internal/plan:FuzzDecodeReport \
+	internal/mask:FuzzMaskAgreement internal/worker:FuzzPlan
+FUZZ_TIME ?= 10s
+
+.PHONY: fuzz-short
+fuzz-short: build ## Run every fuzz target for FUZZ_TIME (10s); new failures land in testdata/fuzz.
+	for target in $(FUZZ_TARGETS); do \
+	  LETHE_BINARY=$(BIN)/lethe go test -run '^$$' -fuzz "^$${target#*:}$$" -fuzztime $(FUZZ_TIME) \
+	    -fuzzminimizetime 100x -parallel 1 ./$${target%%:*}/ || exit 1; \
+	done
 
 .PHONY: bench
 bench: test-deps build ## Run the benchmarks and print their figures.

@@ -94,6 +94,8 @@ func bindJobFlags(fs *flag.FlagSet, f *managerFlags) {
 	fs.Var((*int32Value)(&j.TTLSecondsAfterFinished), "job-ttl-seconds", "seconds a finished worker Job is kept")
 	fs.Int64Var(&j.ActiveDeadlineSeconds, "job-active-deadline-seconds", j.ActiveDeadlineSeconds, "seconds a worker Job may run")
 	fs.Var((*int32Value)(&j.BackoffLimit), "job-backoff-limit", "retries of a failed worker pod")
+	fs.BoolVar(&j.AllowLinkLocalHosts, "allow-link-local-hosts", false,
+		"let worker Jobs connect to database hosts that resolve to link-local or cloud metadata addresses (169.254.0.0/16, fe80::/10, 169.254.169.254, fd00:ec2::254, ...); literal ones are refused at admission either way")
 	fs.StringVar(&f.workerCPURequest, "worker-cpu-request", "100m", "CPU request of a worker pod")
 	fs.StringVar(&f.workerMemoryRequest, "worker-memory-request", "64Mi", "memory request of a worker pod")
 	fs.StringVar(&f.workerMemoryLimit, "worker-memory-limit", "256Mi", "memory limit of a worker pod")

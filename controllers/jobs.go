@@ -34,7 +34,7 @@ const (
 // Where the worker pod finds its inputs.
 const (
 	planDir         = "/etc/lethe/plan"
-	planFile        = planDir + "/plan.json"
+	planFile        = planDir + "/" + planKey
 	credentialsDir  = "/var/run/lethe/db"
 	caDir           = "/var/run/lethe/tls"
 	hashKeyDir      = "/var/run/lethe/hash"
@@ -59,6 +59,9 @@ type JobSettings struct {
 	// DraftServiceAccountName is the identity of DataMap draft Jobs: they too mount a
 	// token, to create the ConfigMap the draft is published in (RBAC: create on configmaps).
 	DraftServiceAccountName string
+	// AllowLinkLocalHosts lets workers connect to database hosts that resolve to
+	// link-local or cloud metadata addresses (refused by default).
+	AllowLinkLocalHosts bool
 }
 
 // DefaultJobSettings are the settings used when no flag overrides them.
@@ -146,6 +149,7 @@ func labelValue(v string) string {
 func BuildJob(s JobSettings, w WorkerJob) (*corev1.ConfigMap, *batchv1.Job, error) {
 	p := w.Plan
 	p.Database = databasePlan(w.Database)
+	p.Database.AllowLinkLocal = s.AllowLinkLocalHosts
 	p.Subjects = nil
 	for i, subj := range w.Subjects {
 		p.Subjects = append(p.Subjects, plan.Subject{
@@ -163,6 +167,9 @@ func BuildJob(s JobSettings, w WorkerJob) (*corev1.ConfigMap, *batchv1.Job, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	if size := len(planJSON) + len(planKey); size > maxConfigMapData {
+		return nil, nil, &PlanTooLargeError{Kind: p.Kind, Bytes: size}
+	}
 	hash := PlanHash(p)
 	name := JobName(w.Owner.GetName(), p.Kind, hash+"/"+w.Key)
 	labels := map[string]string{
@@ -175,7 +182,7 @@ func BuildJob(s JobSettings, w WorkerJob) (*corev1.ConfigMap, *batchv1.Job, erro
 	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.Owner.GetNamespace(), Labels: labels},
-		Data:       map[string]string{"plan.json": string(planJSON)},
+		Data:       map[string]string{planKey: string(planJSON)},
 	}
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
@@ -186,6 +193,7 @@ func BuildJob(s JobSettings, w WorkerJob) (*corev1.ConfigMap, *batchv1.Job, erro
 			TTLSecondsAfterFinished: ptr.To(s.TTLSecondsAfterFinished),
 			ActiveDeadlineSeconds:   ptr.To(s.ActiveDeadlineSeconds),
 			BackoffLimit:            ptr.To(s.BackoffLimit),
+			PodFailurePolicy:        workerFailurePolicy(),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec:       podSpec(s, name, w),
@@ -193,6 +201,48 @@ func BuildJob(s JobSettings, w WorkerJob) (*corev1.ConfigMap, *batchv1.Job, erro
 		},
 	}
 	return cm, job, nil
+}
+
+// maxConfigMapData is what the API server lets a ConfigMap hold (its keys and values).
+const maxConfigMapData = 1 << 20
+
+// planKey is the plan's key in its ConfigMap.
+const planKey = "plan.json"
+
+// PlanTooLargeError: the plan does not fit in a ConfigMap. A DataMap within every bound
+// of its CRD can still reach this; the owner is Stalled with the size, not retried.
+type PlanTooLargeError struct {
+	Kind  plan.Kind
+	Bytes int
+}
+
+func (e *PlanTooLargeError) Error() string {
+	return fmt.Sprintf("the %s plan is %d bytes (%.2f MiB), more than the %d bytes (1 MiB) a ConfigMap holds: "+
+		"the DataMap (and the rules) must shrink, e.g. by splitting the DataMap per application", e.Kind, e.Bytes,
+		float64(e.Bytes)/(1<<20), maxConfigMapData)
+}
+
+// workerFailurePolicy is the Job's pod failure policy: a worker that exits with a fixed
+// outcome (plan.ExitFinal: the plan was refused, the schema does not match) fails the Job
+// at once, since another pod would say the same; a pod evicted or preempted
+// (DisruptionTarget) is retried without counting against the backoff limit. Exit code 2 is
+// left to the backoff limit: besides a wrong command line, it is how a Go program that
+// crashed exits.
+func workerFailurePolicy() *batchv1.PodFailurePolicy {
+	return &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+		{
+			Action: batchv1.PodFailurePolicyActionFailJob,
+			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+				ContainerName: ptr.To(workerContainer),
+				Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
+				Values:        []int32{plan.ExitFinal},
+			},
+		},
+		{
+			Action:          batchv1.PodFailurePolicyActionIgnore,
+			OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+		},
+	}}
 }
 
 func databasePlan(db *privacyv1alpha1.TenantDatabase) plan.Database {

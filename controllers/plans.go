@@ -68,9 +68,12 @@ func guardPlan(g privacyv1alpha1.Guard) plan.Guard {
 func conditionsPlan(where []privacyv1alpha1.Condition) []plan.Condition {
 	var out []plan.Condition
 	for _, w := range where {
-		c := plan.Condition{Column: string(w.Column), Op: w.Op, Values: w.Values}
+		c := plan.Condition{Column: string(w.Column), Op: w.Op}
+		for _, v := range w.Values {
+			c.Values = append(c.Values, string(v))
+		}
 		if w.Value != nil {
-			c.Value = *w.Value
+			c.Value = string(*w.Value)
 		}
 		out = append(out, c)
 	}

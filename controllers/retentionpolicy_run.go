@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,11 +24,8 @@ import (
 
 // start creates one Job per selected database for the tick. A database whose DataMap is
 // missing, or does not map a rule's table, gets a failed entry saying so instead of a Job.
-func (r *RetentionPolicyReconciler) start(ctx context.Context, p *privacyv1alpha1.RetentionPolicy, tick time.Time, trigger string) (*privacyv1alpha1.Run, error) {
-	dbs, err := r.selectedDatabases(ctx, p)
-	if err != nil {
-		return nil, err
-	}
+func (r *RetentionPolicyReconciler) start(ctx context.Context, p *privacyv1alpha1.RetentionPolicy,
+	dbs []privacyv1alpha1.TenantDatabase, tick time.Time, trigger string) (*privacyv1alpha1.Run, error) {
 	run := &privacyv1alpha1.Run{ScheduledTime: metav1.Time{Time: tick}, Trigger: trigger,
 		DryRun: p.Spec.DryRun, Result: privacyv1alpha1.RunRunning}
 	for i := range dbs {
@@ -39,11 +38,8 @@ func (r *RetentionPolicyReconciler) start(ctx context.Context, p *privacyv1alpha
 	return run, nil
 }
 
-func (r *RetentionPolicyReconciler) selectedDatabases(ctx context.Context, p *privacyv1alpha1.RetentionPolicy) ([]privacyv1alpha1.TenantDatabase, error) {
-	selector, err := metav1.LabelSelectorAsSelector(&p.Spec.DatabaseSelector)
-	if err != nil {
-		return nil, err
-	}
+func (r *RetentionPolicyReconciler) selectedDatabases(ctx context.Context, p *privacyv1alpha1.RetentionPolicy,
+	selector labels.Selector) ([]privacyv1alpha1.TenantDatabase, error) {
 	list := &privacyv1alpha1.TenantDatabaseList{}
 	if err := r.List(ctx, list, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
 		return nil, err
@@ -54,22 +50,35 @@ func (r *RetentionPolicyReconciler) selectedDatabases(ctx context.Context, p *pr
 
 func (r *RetentionPolicyReconciler) startDatabase(ctx context.Context, p *privacyv1alpha1.RetentionPolicy,
 	db *privacyv1alpha1.TenantDatabase, tick time.Time, trigger string) (privacyv1alpha1.DatabaseRun, error) {
-	failed := func(msg string) (privacyv1alpha1.DatabaseRun, error) {
+	failed := func(reason, msg string) (privacyv1alpha1.DatabaseRun, error) {
 		retentionRuns.WithLabelValues(p.Namespace, p.Name, "failed").Inc()
-		return privacyv1alpha1.DatabaseRun{Database: db.Name, Result: privacyv1alpha1.RunFailed, Message: msg}, nil
+		r.event(p, corev1.EventTypeWarning, reason, fmt.Sprintf("database %s: %s", db.Name, msg))
+		return privacyv1alpha1.DatabaseRun{Database: db.Name, Result: privacyv1alpha1.RunFailed, Reason: reason,
+			Message: reason + ": " + msg}, nil
 	}
 	dm := &privacyv1alpha1.DataMap{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: db.Namespace, Name: db.Spec.DataMapRef}, dm); err != nil {
+	key := client.ObjectKey{Namespace: db.Namespace, Name: db.Spec.DataMapRef}
+	err := r.Get(ctx, key, dm)
+	if apierrors.IsNotFound(err) {
+		// The cache may not have seen a DataMap applied together with the policy: a run
+		// refused as DataMapNotFound needs the API server's word for it.
+		err = r.APIReader.Get(ctx, key, dm)
+	}
+	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return failed(fmt.Sprintf("%s: DataMap %q not found", privacyv1alpha1.ReasonDataMapNotFound, db.Spec.DataMapRef))
+			return failed(privacyv1alpha1.ReasonDataMapNotFound, fmt.Sprintf("DataMap %q not found", db.Spec.DataMapRef))
 		}
 		return privacyv1alpha1.DatabaseRun{}, err
 	}
 	if unmapped := unmappedRuleTables(p, dm); len(unmapped) > 0 {
-		return failed(fmt.Sprintf("%s: DataMap %s does not map table(s) %s", privacyv1alpha1.ReasonRuleTableNotMapped,
+		return failed(privacyv1alpha1.ReasonRuleTableNotMapped, fmt.Sprintf("DataMap %s does not map table(s) %s",
 			dm.Name, strings.Join(unmapped, ", ")))
 	}
 	cm, job, err := BuildJob(r.Jobs, retentionWork(p, db, dm, tick, trigger))
+	var tooLarge *PlanTooLargeError
+	if errors.As(err, &tooLarge) {
+		return failed(privacyv1alpha1.ReasonPlanTooLarge, tooLarge.Error())
+	}
 	if err != nil {
 		return privacyv1alpha1.DatabaseRun{}, err
 	}
@@ -106,7 +115,8 @@ func rulesPlan(rules []privacyv1alpha1.RetentionRule) []plan.Rule {
 	out := make([]plan.Rule, 0, len(rules))
 	for _, r := range rules {
 		pr := plan.Rule{Name: r.Name, Table: string(r.Table), Action: string(r.Action), Columns: names(r.Columns),
-			OlderThan: string(r.OlderThan), Column: string(r.Column), InactiveFor: string(r.InactiveFor)}
+			OlderThan: string(r.OlderThan), Column: string(r.Column), InactiveFor: string(r.InactiveFor),
+			AllRows: r.AllRows, MaxRows: r.MaxRows, MaxPercent: int(r.MaxPercent)}
 		if len(r.Columns) == 0 {
 			pr.Columns = nil
 		}
@@ -191,7 +201,7 @@ func (r *RetentionPolicyReconciler) collectDatabase(ctx context.Context, p *priv
 	case err != nil:
 		dr.Result, dr.Message = privacyv1alpha1.RunFailed, fmt.Sprintf("%v %s", err, jobFailureMessage(job))
 	case !succeeded || !allSucceeded(reports):
-		dr.Result, dr.Message = privacyv1alpha1.RunFailed, reportErrors(reports, job)
+		dr.Result, dr.Reason, dr.Message = privacyv1alpha1.RunFailed, reportReason(reports), reportErrors(reports, job)
 	}
 	r.recordDatabaseRun(p, job, dr)
 	return nil
@@ -209,7 +219,11 @@ func (r *RetentionPolicyReconciler) recordDatabaseRun(p *privacyv1alpha1.Retenti
 		parts = append(parts, fmt.Sprintf("%s %s %d %s", rr.Rule, rr.Outcome, rr.Rows, rr.Table))
 	}
 	if dr.Result == privacyv1alpha1.RunFailed {
-		r.event(p, corev1.EventTypeWarning, "RunFailed", fmt.Sprintf("database %s: %s", dr.Database, dr.Message))
+		reason := "RunFailed"
+		if dr.Reason != "" {
+			reason = dr.Reason
+		}
+		r.event(p, corev1.EventTypeWarning, reason, fmt.Sprintf("database %s: %s", dr.Database, dr.Message))
 		return
 	}
 	r.event(p, corev1.EventTypeNormal, "RunSucceeded", fmt.Sprintf("database %s: %s", dr.Database, strings.Join(parts, "; ")))
@@ -219,6 +233,9 @@ func (r *RetentionPolicyReconciler) recordDatabaseRun(p *privacyv1alpha1.Retenti
 func (r *RetentionPolicyReconciler) finishRun(ctx context.Context, p *privacyv1alpha1.RetentionPolicy) {
 	run := *p.Status.Current
 	run.Result, run.Rows = privacyv1alpha1.RunSucceeded, 0
+	if len(run.Databases) == 0 {
+		run.Result = privacyv1alpha1.RunSkipped // the selector picked no database
+	}
 	for _, dr := range run.Databases {
 		if dr.Result == privacyv1alpha1.RunFailed {
 			run.Result = privacyv1alpha1.RunFailed
@@ -318,6 +335,19 @@ func allSucceeded(reports []*plan.Report) bool {
 		}
 	}
 	return true
+}
+
+// reportReason is the code of the reports' first error ("" when they give none).
+func reportReason(reports []*plan.Report) string {
+	for _, rep := range reports {
+		for _, e := range rep.Errors {
+			return e.Code
+		}
+		for _, m := range rep.Mismatches {
+			return m.Code
+		}
+	}
+	return ""
 }
 
 func reportErrors(reports []*plan.Report, job *batchv1.Job) string {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -152,6 +153,14 @@ func (r *TenantDatabaseReconciler) reconcile(ctx context.Context, db *privacyv1a
 
 	w := r.verifyWork(db, dm)
 	cm, job, err := BuildJob(r.Jobs, w)
+	var tooLarge *PlanTooLargeError
+	if errors.As(err, &tooLarge) {
+		// No Job can read this plan: say so in every condition a user looks at, rather
+		// than keep the last verification's verdict, and wait for the DataMap to change.
+		conds.set(privacyv1alpha1.ConditionSchemaVerified, metav1.ConditionUnknown, privacyv1alpha1.ReasonPlanTooLarge, tooLarge.Error())
+		r.stall(db, conds, privacyv1alpha1.ReasonPlanTooLarge, tooLarge.Error())
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -296,6 +305,8 @@ func reportFailure(report *plan.Report) (string, string) {
 		reason = privacyv1alpha1.ReasonDatabaseUnreachable
 	case plan.ErrAuthentication:
 		reason = privacyv1alpha1.ReasonAuthenticationFailed
+	case plan.ErrHostNotAllowed:
+		reason = privacyv1alpha1.ReasonHostNotAllowed
 	}
 	return reason, fmt.Sprintf("%s: %s", e.Code, e.Message)
 }

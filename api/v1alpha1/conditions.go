@@ -24,6 +24,9 @@ const (
 	ReasonProgressing = "Progressing"
 	// ReasonInvalidSpec means the spec passed admission but cannot be acted on.
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonPlanTooLarge: the plan (the DataMap, the rules) does not fit in the ConfigMap
+	// a worker Job reads it from; the message gives its size.
+	ReasonPlanTooLarge = "PlanTooLarge"
 )
 
 // Reasons of TenantDatabase conditions.
@@ -52,6 +55,9 @@ const (
 	ReasonDraftPublished = "DraftPublished"
 	// ReasonDraftFailed: the draft Job failed; the message says why.
 	ReasonDraftFailed = "DraftFailed"
+	// ReasonHostNotAllowed: the host is, or resolves to, a link-local or cloud metadata
+	// address, which the worker does not connect to.
+	ReasonHostNotAllowed = "HostNotAllowed"
 )
 
 // Reasons of DataMap conditions.

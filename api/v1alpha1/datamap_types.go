@@ -29,10 +29,14 @@ const (
 	ActionDelete    Action = "delete"
 )
 
-// ISODuration is an ISO 8601 duration with calendar units, such as P30D, P3M or P7Y.
-// +kubebuilder:validation:Pattern=`^P([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?(T([0-9]+H)?([0-9]+M)?([0-9]+S)?)?$`
+// ISODuration is an ISO 8601 duration with calendar units, such as P30D, P3M or P7Y. It is
+// longer than zero and at most 100 years, weighing a year as 365.25 days and a month as a
+// twelfth of that (the worker's internal/duration draws the same line).
+// +kubebuilder:validation:Pattern=`^P([0-9]{1,9}Y)?([0-9]{1,9}M)?([0-9]{1,9}W)?([0-9]{1,9}D)?(T([0-9]{1,9}H)?([0-9]{1,9}M)?([0-9]{1,9}S)?)?$`
 // +kubebuilder:validation:MaxLength=40
 // +kubebuilder:validation:XValidation:rule="self != 'P' && !self.endsWith('T')",message="an ISO 8601 duration needs at least one amount, such as P30D, P3M or P7Y"
+// +kubebuilder:validation:XValidation:rule="self.matches('[1-9]')",message="a zero duration (P0D, PT0S) is refused: as a rule's age it matches every row; give an amount greater than zero"
+// +kubebuilder:validation:XValidation:rule="(self.matches('[0-9]+Y') ? int(self.find('[0-9]+Y').find('[0-9]+')) * 31557600 : 0) + (self.find('^P[0-9YMWD]*').matches('[0-9]+M') ? int(self.find('^P[0-9YMWD]*').find('[0-9]+M').find('[0-9]+')) * 2629800 : 0) + (self.matches('[0-9]+W') ? int(self.find('[0-9]+W').find('[0-9]+')) * 604800 : 0) + (self.matches('[0-9]+D') ? int(self.find('[0-9]+D').find('[0-9]+')) * 86400 : 0) + (self.matches('[0-9]+H') ? int(self.find('[0-9]+H').find('[0-9]+')) * 3600 : 0) + (self.find('T.*').matches('[0-9]+M') ? int(self.find('T.*').find('[0-9]+M').find('[0-9]+')) * 60 : 0) + (self.matches('[0-9]+S') ? int(self.find('[0-9]+S').find('[0-9]+')) * 1 : 0) <= 3155760000",message="a duration longer than 100 years is refused: no retention period or legal hold is that long"
 type ISODuration string
 
 // Mask is a masking strategy with its parameters.
@@ -45,6 +49,7 @@ type Mask struct {
 	Strategy Strategy `json:"strategy"`
 	// Value is redact's constant (default REDACTED).
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.contains('\\u0000')",message="mask.value must not contain a NUL character (\\u0000): databases cannot store it"
 	// +optional
 	Value string `json:"value,omitempty"`
 	// To is generalize's target: year or month (dates), bucket (numbers), network (IP

@@ -56,6 +56,8 @@ type ErasureRequestSpec struct {
 	Subject ErasureSubject `json:"subject"`
 	// DatabaseSelector picks TenantDatabases in the request's namespace (absent: all).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="databaseSelector.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] == (has(e.values) && size(e.values) > 0))",message="databaseSelector.matchExpressions: In and NotIn need values, Exists and DoesNotExist take none"
 	DatabaseSelector *metav1.LabelSelector `json:"databaseSelector,omitempty"`
 	// Action overrides the DataMap's onErasure for every table: anonymize or delete.
 	// Absent: each table's onErasure.

@@ -23,6 +23,8 @@ const (
 	ReasonSuspended = "Suspended"
 	// ReasonNoDatabases: the selector matches no TenantDatabase.
 	ReasonNoDatabases = "NoDatabases"
+	// ReasonInvalidSelector: the databaseSelector cannot be turned into a label selector.
+	ReasonInvalidSelector = "InvalidSelector"
 )
 
 // GetTimeZone returns the schedule's time zone, UTC by default.

@@ -9,6 +9,13 @@ import (
 // +kubebuilder:validation:MaxLength=127
 type ActivityColumn string
 
+// ConditionValue is a value a condition compares its column with. It is bound as a
+// parameter, never written into SQL. NUL cannot be stored or compared by PostgreSQL (and
+// means nothing in a name or a date), so it is refused here rather than failing mid-run.
+// +kubebuilder:validation:MaxLength=128
+// +kubebuilder:validation:XValidation:rule="!self.contains('\\u0000')",message="a condition value must not contain a NUL character (\\u0000): databases cannot store or compare it"
+type ConditionValue string
+
 // Condition is a structured filter on one column. Values are bound as parameters by the
 // worker; there is no way to write SQL here.
 // +kubebuilder:validation:XValidation:rule="self.op in ['isNull', 'notNull'] ? (!has(self.value) && !has(self.values)) : true",message="isNull and notNull take no value"
@@ -21,14 +28,12 @@ type Condition struct {
 	// +kubebuilder:validation:Enum=eq;ne;in;isNull;notNull;lt;gt
 	Op string `json:"op"`
 	// Value for eq, ne, lt and gt.
-	// +kubebuilder:validation:MaxLength=256
 	// +optional
-	Value *string `json:"value,omitempty"`
+	Value *ConditionValue `json:"value,omitempty"`
 	// Values for in.
-	// +kubebuilder:validation:MaxItems=64
-	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:MaxItems=32
 	// +optional
-	Values []string `json:"values,omitempty"`
+	Values []ConditionValue `json:"values,omitempty"`
 }
 
 // RetentionRule says: rows of Table matching Where and (older than OlderThan by Column, or
@@ -36,7 +41,10 @@ type Condition struct {
 // +kubebuilder:validation:XValidation:rule="!(has(self.olderThan) && has(self.inactiveFor))",message="a rule uses olderThan or inactiveFor, not both"
 // +kubebuilder:validation:XValidation:rule="has(self.olderThan) == has(self.column)",message="olderThan needs column (the date the age is measured from), and column is only used with olderThan"
 // +kubebuilder:validation:XValidation:rule="has(self.inactiveFor) == has(self.activity)",message="inactiveFor needs activity (the table.column timestamps that show activity), and activity is only used with inactiveFor"
-// +kubebuilder:validation:XValidation:rule="has(self.olderThan) || has(self.inactiveFor) || has(self.where)",message="a rule needs olderThan, inactiveFor or where: a rule matching every row is refused"
+// +kubebuilder:validation:XValidation:rule="has(self.olderThan) || has(self.inactiveFor) || has(self.where) || (has(self.allRows) && self.allRows)",message="a rule needs olderThan, inactiveFor or where: a rule matching every row is refused (set allRows: true if every row is what you mean)"
+// +kubebuilder:validation:XValidation:rule="!has(self.where) || size(self.where) > 0",message="where: [] spares no row: leave where out, or give at least one condition"
+// +kubebuilder:validation:XValidation:rule="!has(self.activity) || size(self.activity) > 0",message="activity: [] names no timestamp: give the table.column timestamps that show activity"
+// +kubebuilder:validation:XValidation:rule="!has(self.where) || self.where.map(c, has(c.values) ? size(c.values) : 1).sum() <= 64",message="a rule's conditions hold at most 64 values in all"
 // +kubebuilder:validation:XValidation:rule="!has(self.columns) || self.action == 'anonymize'",message="columns are the columns to anonymize: only with action anonymize"
 // +kubebuilder:validation:XValidation:rule="!has(self.includeOrphans) || !self.includeOrphans || has(self.inactiveFor)",message="includeOrphans is about rows reaching no data subject: only with inactiveFor"
 type RetentionRule struct {
@@ -67,7 +75,7 @@ type RetentionRule struct {
 	// +optional
 	Activity []ActivityColumn `json:"activity,omitempty"`
 	// Where narrows the rule with structured conditions, all of which must hold.
-	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:MaxItems=8
 	// +optional
 	Where []Condition `json:"where,omitempty"`
 	// IncludeOrphans lets an inactiveFor rule also select rows whose link reaches no data
@@ -80,6 +88,24 @@ type RetentionRule struct {
 	// +kubebuilder:validation:MaxItems=8
 	// +optional
 	Guards []Guard `json:"guards,omitempty"`
+	// AllRows says the rule may match every row of its table. Without it, a run in which
+	// the rule's condition matches every row (a condition that spares nothing, such as
+	// notNull on a NOT NULL column) is refused before anything changes in the database.
+	// +optional
+	AllRows bool `json:"allRows,omitempty"`
+	// MaxRows refuses a run in which the rule would change more rows than this, before
+	// anything changes in the database (0: no limit in rows). Unlike the policy's
+	// maxRowsPerRun, which stops a run part-way and continues at the next, this refuses.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxRows int64 `json:"maxRows,omitempty"`
+	// MaxPercent refuses a run in which the rule would change more than this percentage of
+	// its table's rows, before anything changes in the database. Default 90 (100 with
+	// allRows).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxPercent int32 `json:"maxPercent,omitempty"`
 }
 
 // ConcurrencyPolicy says what happens when a run is due while the last one still runs.
@@ -95,15 +121,27 @@ const (
 // RetentionPolicySpec is a storage-limitation schedule for the TenantDatabases it selects.
 type RetentionPolicySpec struct {
 	// DatabaseSelector picks TenantDatabases in the policy's namespace (empty: all).
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="databaseSelector.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] == (has(e.values) && size(e.values) > 0))",message="databaseSelector.matchExpressions: In and NotIn need values, Exists and DoesNotExist take none"
 	DatabaseSelector metav1.LabelSelector `json:"databaseSelector"`
-	// Schedule in cron format (minute hour day-of-month month day-of-week).
-	// +kubebuilder:validation:MinLength=9
+	// Schedule in cron format (minute hour day-of-month month day-of-week), in TimeZone,
+	// or a descriptor such as @daily.
+	// +kubebuilder:validation:MinLength=6
 	// +kubebuilder:validation:MaxLength=100
 	// +kubebuilder:validation:Pattern=`^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$`
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('TZ=') && !self.startsWith('CRON_TZ=')",message="the schedule's time zone goes in spec.timeZone, not in a TZ= or CRON_TZ= prefix"
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('@') || size(self.findAll('[!-~]+')) != 5 || self.findAll('[!-~]+')[0].split(',').all(p, p.split('/')[0].findAll('[0-9]+').all(n, size(n) <= 2 && int(n) <= 59))",message="the schedule's minute field is out of range: it takes 0-59"
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('@') || size(self.findAll('[!-~]+')) != 5 || self.findAll('[!-~]+')[1].split(',').all(p, p.split('/')[0].findAll('[0-9]+').all(n, size(n) <= 2 && int(n) <= 23))",message="the schedule's hour field is out of range: it takes 0-23"
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('@') || size(self.findAll('[!-~]+')) != 5 || self.findAll('[!-~]+')[2].split(',').all(p, p.split('/')[0].findAll('[0-9]+').all(n, size(n) <= 2 && int(n) >= 1 && int(n) <= 31))",message="the schedule's day-of-month field is out of range: it takes 1-31"
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('@') || size(self.findAll('[!-~]+')) != 5 || self.findAll('[!-~]+')[3].split(',').all(p, p.split('/')[0].findAll('[0-9]+').all(n, size(n) <= 2 && int(n) >= 1 && int(n) <= 12))",message="the schedule's month field is out of range: it takes 1-12"
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('@') || size(self.findAll('[!-~]+')) != 5 || self.findAll('[!-~]+')[4].split(',').all(p, p.split('/')[0].findAll('[0-9]+').all(n, size(n) <= 1 && int(n) <= 6))",message="the schedule's day-of-week field is out of range: it takes 0-6"
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('@') || size(self.findAll('[!-~]+')) != 5 || !(self.findAll('[!-~]+')[4] == '*' || self.findAll('[!-~]+')[4] == '?') || !self.findAll('[!-~]+')[2].matches('^[0-9]{1,2}(,[0-9]{1,2})*$') || !self.findAll('[!-~]+')[3].matches('^[0-9A-Za-z]{1,3}(,[0-9A-Za-z]{1,3})*$') || self.findAll('[!-~]+')[2].split(',').exists(d, int(d) <= 29) || self.findAll('[!-~]+')[3].split(',').exists(m, !(m.lowerAscii() in ['2', '02', 'feb', '4', '04', '6', '06', '9', '09', '11', 'apr', 'jun', 'sep', 'nov'])) || (self.findAll('[!-~]+')[2].split(',').exists(d, int(d) <= 30) && self.findAll('[!-~]+')[3].split(',').exists(m, !(m.lowerAscii() in ['2', '02', 'feb'])))",message="the schedule never fires: none of its months has that day of the month (such as 30 February or 31 April)"
 	Schedule string `json:"schedule"`
-	// TimeZone of the schedule (IANA name, default UTC).
+	// TimeZone of the schedule (IANA name, default UTC). Local is refused: it would be the
+	// zone of whichever manager Pod runs the policy.
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+/-]*$`
+	// +kubebuilder:validation:XValidation:rule="self != 'Local'",message="timeZone Local would follow the manager Pod's zone: name an IANA zone such as Europe/Copenhagen, or UTC"
 	// +optional
 	TimeZone string `json:"timeZone,omitempty"`
 	// Rules to apply at each run.
@@ -111,6 +149,7 @@ type RetentionPolicySpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.map(r, has(r.where) ? r.where.map(c, has(c.values) ? size(c.values) : 1).sum() : 0).sum() <= 256",message="the rules' conditions hold at most 256 values in all"
 	Rules []RetentionRule `json:"rules"`
 	// DryRun counts the rows each rule would touch without changing any.
 	// +optional
@@ -163,7 +202,8 @@ type RuleResult struct {
 	// Outcome: anonymized, deleted, wouldAnonymize, wouldDelete, or for rows left in
 	// place: retained (legal hold), referenced (anonymized, not deleted: rows of
 	// referencedBy still point at them), shared (used by rows the rule does not cover) or
-	// guarded (a guard keeps them).
+	// guarded (a guard keeps them); refused: the rows the rule would have changed in a
+	// run refused before anything changed.
 	Outcome string `json:"outcome"`
 	// Rows touched (or that would be).
 	Rows int64 `json:"rows"`
@@ -198,6 +238,11 @@ type DatabaseRun struct {
 	Job string `json:"job,omitempty"`
 	// Result: Running, Succeeded, Failed or Skipped.
 	Result string `json:"result"`
+	// Reason is, for a failed or skipped run, a code for why: the worker's error code
+	// (RuleMatchesEveryRow, RuleAboveCeiling, Unreachable, ...) or the controller's
+	// (DataMapNotFound, RuleTableNotMapped, PlanTooLarge).
+	// +optional
+	Reason string `json:"reason,omitempty"`
 	// Message explains a failure or a skip.
 	// +optional
 	Message string `json:"message,omitempty"`
@@ -218,7 +263,8 @@ type Run struct {
 	// DryRun is true when the run only counted rows.
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
-	// Result: Running, Succeeded (every database), or Failed (any database).
+	// Result: Running, Succeeded (every database), Failed (any database), or Skipped (the
+	// selector picked no database).
 	Result string `json:"result"`
 	// Rows changed (or that would be) across databases and rules.
 	Rows int64 `json:"rows"`

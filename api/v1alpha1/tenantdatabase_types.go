@@ -79,10 +79,17 @@ type DatabaseTLS struct {
 type TenantDatabaseSpec struct {
 	// Engine of the database: postgres, mysql or mariadb.
 	Engine Engine `json:"engine"`
-	// Host name or address of the database server.
+	// Host name or address of the database server. Link-local addresses (169.254.0.0/16,
+	// fe80::/10) and cloud metadata endpoints are refused: that is where the node's cloud
+	// credentials are served, never a database.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains(':') || isIP(self)",message="spec.host is neither a host name nor a plain IP address (the port goes in spec.port; IPv4-mapped IPv6 addresses are refused)"
+	// +kubebuilder:validation:XValidation:rule="isIP(self) || !self.matches('(^|[.])(0[xX][0-9A-Fa-f]*|[0-9]+)$')",message="spec.host looks like an IPv4 address in another form than a.b.c.d (decimal, octal, hex or out of range): write it as a.b.c.d"
+	// +kubebuilder:validation:XValidation:rule="!isIP(self) || !ip(self).isLinkLocalUnicast()",message="spec.host is a link-local address (169.254.0.0/16, fe80::/10), where cloud metadata services answer: Lethe does not connect there"
+	// +kubebuilder:validation:XValidation:rule="!isIP(self) || !(string(ip(self)) in ['169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '168.63.129.16'])",message="spec.host is a cloud metadata endpoint: Lethe does not connect there"
+	// +kubebuilder:validation:XValidation:rule="!(self.lowerAscii() in ['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal', 'metadata.tencentyun.com', 'api.metadata.cloud.ibm.com', 'metadata.platformequinix.com'])",message="spec.host is a cloud metadata service name: Lethe does not connect there"
 	Host string `json:"host"`
 	// Port of the database server.
 	// +kubebuilder:validation:Minimum=1

@@ -2,12 +2,16 @@ package v1alpha1_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/lethe-operator/lethe/internal/engine"
 	"github.com/lethe-operator/lethe/internal/testenv"
 )
 
@@ -133,6 +137,35 @@ func TestAdmissionRejectsBadManifests(t *testing.T) {
 		{"activity that is not table.column", validRetentionPolicy, `rules: [{name: r, table: t, action: anonymize, inactiveFor: P3Y, activity: ["last_login; DROP"]}]`, `activity[0]: Invalid value`},
 		{"parallelism out of range", validRetentionPolicy, `parallelism: 1000`, `spec.parallelism: Invalid value: 1000`},
 		{"identity type with spaces", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {"e mail": email}}]`, `identity types are short camelCase words`},
+		{"empty where", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, where: []}]`, `where: [] spares no row`},
+		{"empty activity", validRetentionPolicy, `rules: [{name: r, table: t, action: anonymize, inactiveFor: P3Y, activity: []}]`, `activity: [] names no timestamp`},
+		{"zero age", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P0D, column: c}]`, `a zero duration (P0D, PT0S) is refused`},
+		{"zero inactivity in every unit", validRetentionPolicy, `rules: [{name: r, table: t, action: anonymize, inactiveFor: P0Y0M0W0DT0H0M0S, activity: [t.c]}]`, `a zero duration`},
+		{"a hundred years and a day", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P100Y1D, column: c}]`, `longer than 100 years`},
+		{"P99999Y", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P99999Y, column: c}]`, `longer than 100 years`},
+		{"minutes beyond a century", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: PT52596001M, column: c}]`, `longer than 100 years`},
+		{"legal hold of zero", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, legalHold: {basis: law, retainFor: PT0S, from: created_at}}]`, `a zero duration`},
+		{"maxPercent zero", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P1Y, column: c, maxPercent: 0}]`, `maxPercent in body should be greater than or equal to 1`},
+		{"NUL in a condition value", validRetentionPolicy, "rules: [{name: r, table: t, action: delete, where: [{column: c, op: eq, value: \"a\\u0000b\"}]}]", `spec.rules[0].where[0].value: Invalid value: "a\x00b": a condition value must not contain a NUL character`},
+		{"NUL in an in list", validRetentionPolicy, "rules: [{name: r, table: t, action: delete, where: [{column: c, op: in, values: [a, \"\\u0000\"]}]}]", `spec.rules[0].where[0].values[1]: Invalid value: "\x00": a condition value must not contain a NUL character`},
+		{"NUL in a redact constant", validDataMap, "tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: full_name, category: name, mask: {strategy: redact, value: \"x\\u0000\"}}]}]", `mask.value must not contain a NUL character`},
+		{"30 February", validRetentionPolicy, `schedule: "0 3 30 2 *"`, `the schedule never fires`},
+		{"31st of the short months", validRetentionPolicy, `schedule: "0 3 31 apr,JUN,9,11 *"`, `the schedule never fires`},
+		{"hour 25", validRetentionPolicy, `schedule: "0 25 * * *"`, `the schedule's hour field is out of range`},
+		{"day of week 7", validRetentionPolicy, `schedule: "0 3 * * 1-7"`, `the schedule's day-of-week field is out of range`},
+		{"time zone in the schedule", validRetentionPolicy, `schedule: "TZ=Local 0 3 * *"`, `goes in spec.timeZone`},
+		{"time zone Local", validRetentionPolicy, `timeZone: Local`, `timeZone Local would follow the manager Pod's zone`},
+		{"selector operator", validRetentionPolicy, `databaseSelector: {matchExpressions: [{key: app, operator: Contains, values: [booking]}]}`, `operator must be In, NotIn, Exists or DoesNotExist`},
+		{"selector In without values", validRetentionPolicy, `databaseSelector: {matchExpressions: [{key: app, operator: In}]}`, `In and NotIn need values`},
+		{"metadata address", validTenantDatabase, `host: 169.254.169.254`, `spec.host is a link-local address`},
+		{"link-local IPv6", validTenantDatabase, `host: "FE80::1"`, `spec.host is a link-local address`},
+		{"AWS IPv6 metadata", validTenantDatabase, `host: "fd00:ec2:0::254"`, `spec.host is a cloud metadata endpoint`},
+		{"Alibaba metadata", validTenantDatabase, `host: 100.100.100.200`, `spec.host is a cloud metadata endpoint`},
+		{"GCP metadata name", validTenantDatabase, `host: Metadata.Google.Internal`, `spec.host is a cloud metadata service name`},
+		{"metadata as a decimal number", validTenantDatabase, `host: "2852039166"`, `looks like an IPv4 address in another form`},
+		{"metadata in hex", validTenantDatabase, `host: 0xa9.0xfe.0xa9.0xfe`, `looks like an IPv4 address in another form`},
+		{"IPv4-mapped metadata", validTenantDatabase, `host: "0:0:0:0:0:ffff:a9fe:a9fe"`, `neither a host name nor a plain IP address`},
+		{"port in the host", validTenantDatabase, `host: "db.internal:5432"`, `neither a host name nor a plain IP address`},
 	}
 	if len(cases) < 15 {
 		t.Fatalf("want at least 15 cases, have %d", len(cases))
@@ -160,6 +193,42 @@ func TestAdmissionAcceptsTheExamples(t *testing.T) {
 	}
 }
 
+// TestAdmissionAcceptsWhatIsMerelyUnusual: the refusals above must not catch manifests
+// that are odd but right.
+func TestAdmissionAcceptsWhatIsMerelyUnusual(t *testing.T) {
+	env := testenv.Start(t)
+	cases := []struct{ name, base, edit string }{
+		{"a hundred years", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P100Y, column: c}]`},
+		{"a hundred years in months", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P1200M, column: c}]`},
+		{"a hundred years in days", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P36525D, column: c}]`},
+		{"one second", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: PT1S, column: c}]`},
+		{"every row, said so", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, allRows: true}]`},
+		{"a ceiling", validRetentionPolicy, `rules: [{name: r, table: t, action: delete, olderThan: P1Y, column: c, maxRows: 1000, maxPercent: 100}]`},
+		{"29 February", validRetentionPolicy, `schedule: "0 3 29 2 *"`},
+		{"31st of a long month", validRetentionPolicy, `schedule: "0 3 31 feb,mar *"`},
+		{"30 February or any Monday", validRetentionPolicy, `schedule: "0 3 30 2 1"`},
+		{"steps and ranges", validRetentionPolicy, `schedule: "*/90 1-5/2 1,15 */3 1-5"`},
+		{"a descriptor", validRetentionPolicy, `schedule: "@daily"`},
+		{"the shortest descriptor", validRetentionPolicy, `schedule: "@hourly"`},
+		{"UTC", validRetentionPolicy, `timeZone: UTC`},
+		{"selector with expressions", validRetentionPolicy, `databaseSelector: {matchExpressions: [{key: app, operator: In, values: [booking]}, {key: frozen, operator: DoesNotExist}]}`},
+		{"IPv4 host", validTenantDatabase, `host: 10.20.30.40`},
+		{"IPv6 host", validTenantDatabase, `host: "2001:db8::5"`},
+		{"service name", validTenantDatabase, `host: pg-0.pg.tenants.svc.cluster.local`},
+		{"a name that starts like metadata", validTenantDatabase, `host: metadata-db.internal`},
+		{"a redact constant", validDataMap, `tables: [{name: customers, primaryKey: [id], identifiers: {email: email}, columns: [{name: full_name, category: name, mask: {strategy: redact, value: "[removed]"}}]}]`},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := withSpecEdit(t, tc.base, tc.edit)
+			obj.SetName(fmt.Sprintf("%s-%d", obj.GetName(), i))
+			if err := env.Client.Create(context.Background(), obj); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+}
+
 // withSpecEdit parses a manifest and overrides top-level spec fields with the YAML edit.
 func withSpecEdit(t *testing.T, manifest, edit string) *unstructured.Unstructured {
 	t.Helper()
@@ -179,4 +248,66 @@ func withSpecEdit(t *testing.T, manifest, edit string) *unstructured.Unstructure
 		spec[k] = v
 	}
 	return obj
+}
+
+// TestAPolicyAtEveryBoundIsAcceptedAndStaysSmall builds the largest RetentionPolicy the
+// CRD accepts (every list at its longest, every string at its longest, the conditions'
+// values at the policy's total of 256) and checks that the API server takes it and that it is far from
+// the megabytes the bounds once allowed: the plan built from it leaves a ConfigMap room
+// for the DataMap.
+func TestAPolicyAtEveryBoundIsAcceptedAndStaysSmall(t *testing.T) {
+	env := testenv.Start(t)
+	name := func(prefix string, i int) string {
+		return fmt.Sprintf("%s%03d%s", prefix, i, strings.Repeat("x", 63-len(prefix)-3))
+	}
+	var rules []any
+	for i := range 32 {
+		var columns, activity []any
+		for j := range 64 {
+			columns = append(columns, name("c", j))
+		}
+		for j := range 16 {
+			activity = append(activity, name("t", j)+"."+name("a", j))
+		}
+		// 8 conditions of one value each, in 32 rules: the policy's 256 values.
+		var where []any
+		for j := range 8 {
+			where = append(where, map[string]any{"column": name("w", j), "op": "eq", "value": strings.Repeat("v", 128)})
+		}
+		rules = append(rules, map[string]any{
+			"name": fmt.Sprintf("rule-%02d-%s", i, strings.Repeat("r", 55)), "table": name("t", i), "action": "anonymize",
+			"columns": columns, "inactiveFor": "P99Y11M1DT23H59M59S", "activity": activity, "where": where,
+			"maxRows": int64(1) << 62, "maxPercent": 100,
+		})
+	}
+	obj := withSpecEdit(t, validRetentionPolicy, "")
+	spec := obj.Object["spec"].(map[string]any)
+	spec["rules"] = rules
+	spec["timeZone"] = "America/Argentina/ComodRivadavia"
+	if err := env.Client.Create(context.Background(), obj); err != nil {
+		t.Fatalf("the policy at every bound is refused: %v", err)
+	}
+	b, _ := json.Marshal(obj.Object["spec"])
+	t.Logf("the largest RetentionPolicy spec is %d bytes", len(b))
+	if len(b) > 400<<10 {
+		t.Errorf("the largest RetentionPolicy spec is %d bytes, more than 400 KiB", len(b))
+	}
+}
+
+// TestAdmissionRefusesEveryHostTheWorkerRefuses: the CRD's rules list the cloud metadata
+// names and addresses again, in CEL; each one the worker refuses must be refused here too.
+func TestAdmissionRefusesEveryHostTheWorkerRefuses(t *testing.T) {
+	env := testenv.Start(t)
+	hosts := append([]string{}, engine.MetadataNames...)
+	for _, a := range engine.MetadataAddresses {
+		hosts = append(hosts, a.String())
+	}
+	for i, host := range hosts {
+		obj := withSpecEdit(t, validTenantDatabase, fmt.Sprintf("host: %q", host))
+		obj.SetName(fmt.Sprintf("host-%d", i))
+		err := env.Client.Create(context.Background(), obj, client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "spec.host is") {
+			t.Errorf("host %s: the API server says %v", host, err)
+		}
+	}
 }

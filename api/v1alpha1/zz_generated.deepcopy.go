@@ -209,12 +209,12 @@ func (in *Condition) DeepCopyInto(out *Condition) {
 	*out = *in
 	if in.Value != nil {
 		in, out := &in.Value, &out.Value
-		*out = new(string)
+		*out = new(ConditionValue)
 		**out = **in
 	}
 	if in.Values != nil {
 		in, out := &in.Values, &out.Values
-		*out = make([]string, len(*in))
+		*out = make([]ConditionValue, len(*in))
 		copy(*out, *in)
 	}
 }

@@ -201,7 +201,7 @@ func describeRule(r privacyv1alpha1.RetentionRule) string {
 	for _, w := range r.Where {
 		v := ""
 		if w.Value != nil {
-			v = " " + *w.Value
+			v = " " + string(*w.Value)
 		}
 		parts = append(parts, fmt.Sprintf("%s %s%s", w.Column, w.Op, v))
 	}

@@ -296,8 +296,9 @@ func (h *harness) runWorker(t *tenantDB) (time.Duration, int64) {
 	p := plan.Plan{Kind: plan.KindRetention, Database: t.Database, Now: now,
 		DataMap: plan.DataMap{Tables: []plan.Table{{Name: "customers", PrimaryKey: []string{"id"},
 			Identifiers: map[string]string{"email": "email"}, Columns: masks}}},
+		// Every customer was created over a year ago: the rule says it may match them all.
 		Rules: []plan.Rule{{Name: "old-customers", Table: "customers", Action: plan.ActionAnonymize,
-			OlderThan: "P1Y", Column: "created_at"}},
+			OlderThan: "P1Y", Column: "created_at", AllRows: true}},
 		Options: plan.Options{HashKeyFile: h.file("hash.key", hashKey), BatchSize: envInt(h.b, batchEnv, 0),
 			StatementTimeout: "10m"},
 	}

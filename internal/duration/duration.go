@@ -26,9 +26,23 @@ type Duration struct {
 // ErrInvalid wraps every reason a string is not a usable duration.
 var ErrInvalid = errors.New("invalid ISO 8601 duration")
 
-// Parse parses an ISO 8601 duration such as P7Y, P3M, P2W, P30D or P1DT12H. Negative and
-// fractional year or month durations are refused: a fraction of a month has no calendar
-// meaning.
+// Nominal lengths of the calendar units, for the bound only: a year of 365.25 days and a
+// month of a twelfth of that. The admission rule of the CRDs' ISODuration type weighs the
+// units the same way, so that the API server and the worker draw the line at one place.
+const (
+	nominalYear  = 31557600 * time.Second
+	nominalMonth = nominalYear / 12
+	nominalDay   = 24 * time.Hour
+)
+
+// Max is the longest duration Lethe accepts: 100 years. No retention period or legal hold
+// is longer; a longer one is a typo (P99999Y) that would otherwise fail at every run.
+const Max = 100 * nominalYear
+
+// Parse parses an ISO 8601 duration such as P7Y, P3M, P2W, P30D or P1DT12H. Refused:
+// negative durations, fractional years or months (a fraction of a month has no calendar
+// meaning), zero (a rule "older than P0D" matches every row, a hold of P0D holds nothing)
+// and anything longer than Max.
 func Parse(s string) (Duration, error) {
 	if !strings.ContainsAny(s, "0123456789") {
 		return Duration{}, fmt.Errorf("%w %q: no number", ErrInvalid, s)
@@ -47,13 +61,18 @@ func Parse(s string) (Duration, error) {
 	wholeDays := math.Floor(days)
 	clock := (days-wholeDays)*float64(24*time.Hour) +
 		d.Hours*float64(time.Hour) + d.Minutes*float64(time.Minute) + d.Seconds*float64(time.Second)
-	if clock > math.MaxInt64 || d.Years > 10000 || d.Months > 120000 || wholeDays > 3660000 {
-		return Duration{}, fmt.Errorf("%w %q: too long", ErrInvalid, s)
+	nominal := d.Years*float64(nominalYear) + d.Months*float64(nominalMonth) + wholeDays*float64(nominalDay) + clock
+	if !(nominal <= float64(Max)) { // also NaN
+		return Duration{}, fmt.Errorf("%w %q: longer than 100 years", ErrInvalid, s)
 	}
-	return Duration{
+	out := Duration{
 		Years: int(d.Years), Months: int(d.Months), Days: int(wholeDays),
 		Clock: time.Duration(math.Round(clock)), text: s,
-	}, nil
+	}
+	if out.IsZero() {
+		return Duration{}, fmt.Errorf("%w %q: a zero duration is refused (it would match every row): give an amount greater than zero", ErrInvalid, s)
+	}
+	return out, nil
 }
 
 func whole(f float64) bool { return f == math.Trunc(f) }

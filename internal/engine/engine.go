@@ -86,6 +86,9 @@ func open(ctx context.Context, db plan.Database, login login, timeouts Timeouts)
 	if timeouts.Statement <= 0 {
 		timeouts.Statement = DefaultStatementTimeout
 	}
+	if err := checkHost(db); err != nil {
+		return nil, err
+	}
 	tlsConfig, err := tlsConfigFor(db.TLS, db.Host)
 	if err != nil {
 		return nil, err

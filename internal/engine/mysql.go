@@ -35,6 +35,7 @@ func openMySQL(ctx context.Context, db plan.Database, l login, tlsConfig *tls.Co
 	cfg.Net, cfg.Addr, cfg.DBName = "tcp", net.JoinHostPort(db.Host, strconv.Itoa(port)), db.Name
 	cfg.TLS = tlsConfig
 	cfg.Timeout = connectTimeout
+	cfg.DialFunc = dialer(db).DialContext
 	cfg.ParseTime, cfg.Loc = true, time.UTC
 	// Values travel as server-side bind parameters, never interpolated into the text.
 	cfg.InterpolateParams, cfg.MultiStatements = false, false

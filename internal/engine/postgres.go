@@ -42,6 +42,7 @@ func openPostgres(ctx context.Context, db plan.Database, l login, tlsConfig *tls
 	cfg.User, cfg.Password = l.user, l.password
 	cfg.TLSConfig, cfg.Fallbacks = tlsConfig, nil
 	cfg.ConnectTimeout = connectTimeout
+	cfg.DialFunc = dialer(db).DialContext
 	// Timestamps without a zone are read and written as UTC, like plan.Now.
 	cfg.RuntimeParams = map[string]string{"application_name": "lethe-worker", "timezone": "UTC"}
 	p := &postgres{address: address, timeouts: timeouts}

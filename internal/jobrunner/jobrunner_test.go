@@ -84,6 +84,12 @@ func startRunner(t *testing.T) (*testenv.Env, context.CancelFunc) {
 // fakeJob creates a Job like Lethe's: plan ConfigMap and Secret mounted, env set.
 func fakeJob(t *testing.T, c client.Client, name, planJSON string, backoff int32, deadline int64) *batchv1.Job {
 	t.Helper()
+	return fakeJobWith(t, c, name, planJSON, backoff, deadline, nil)
+}
+
+// fakeJobWith is fakeJob with a change to the Job before it is created.
+func fakeJobWith(t *testing.T, c client.Client, name, planJSON string, backoff int32, deadline int64, edit func(*batchv1.Job)) *batchv1.Job {
+	t.Helper()
 	ctx := context.Background()
 	must(t, c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Data: map[string]string{"plan.json": planJSON}}))
@@ -110,6 +116,9 @@ func fakeJob(t *testing.T, c client.Client, name, planJSON string, backoff int32
 				}},
 			}},
 		},
+	}
+	if edit != nil {
+		edit(job)
 	}
 	must(t, c.Create(ctx, job))
 	return job

@@ -41,6 +41,8 @@ type run struct {
 type outcome struct {
 	exitCode int
 	err      error // the pod could not run at all
+	// pod is the Pod object, once created.
+	pod *corev1.Pod
 }
 
 func (r *run) execute(ctx context.Context) {
@@ -81,6 +83,13 @@ func (r *run) execute(ctx context.Context) {
 			index++
 			continue
 		}
+		switch action, message := r.failurePolicy(ctx, res); action {
+		case batchv1.PodFailurePolicyActionFailJob:
+			r.finish(ctx, index, failures+1, batchv1.JobReasonPodFailurePolicy, message)
+			return
+		case batchv1.PodFailurePolicyActionIgnore:
+			continue // not counted: the pod is replaced, as after an eviction
+		}
 		failures++
 		if failures > backoffLimit {
 			r.finish(ctx, index, failures, "BackoffLimitExceeded", "Job has reached the specified backoff limit")
@@ -88,6 +97,19 @@ func (r *run) execute(ctx context.Context) {
 		}
 	}
 	r.finish(ctx, completions, failures, "", "")
+}
+
+// failurePolicy applies the Job's pod failure policy to a pod that ran and failed, with
+// the Pod as the API server has it now (another party may have added conditions).
+func (r *run) failurePolicy(ctx context.Context, res outcome) (batchv1.PodFailurePolicyAction, string) {
+	if res.pod == nil || res.exitCode == 0 {
+		return batchv1.PodFailurePolicyActionCount, ""
+	}
+	live := res.pod.DeepCopy()
+	if err := r.client.Get(ctx, client.ObjectKeyFromObject(res.pod), live); err != nil {
+		live = res.pod
+	}
+	return failureAction(r.job, live, res.pod.Spec.Containers[0].Name, int32(res.exitCode))
 }
 
 // finish marks the Job Complete (reason empty) or Failed, as the Job controller does. The
@@ -151,18 +173,18 @@ func (r *run) runPod(ctx context.Context, index int) outcome {
 	container := pod.Spec.Containers[0]
 	paths, err := r.materialise(ctx, dir, pod)
 	if err != nil {
-		return outcome{err: err}
+		return outcome{err: err, pod: pod}
 	}
 	started := metav1.Now()
 	if err := r.setPodStatus(ctx, pod, corev1.PodRunning, corev1.ContainerState{
 		Running: &corev1.ContainerStateRunning{StartedAt: started}}); err != nil {
-		return outcome{err: err}
+		return outcome{err: err, pod: pod}
 	}
 	var extraEnv []string
 	if mountsToken(pod) && r.config != nil {
 		kubeconfig, err := writePodKubeconfig(dir, r.config, pod)
 		if err != nil {
-			return outcome{err: err}
+			return outcome{err: err, pod: pod}
 		}
 		extraEnv = append(extraEnv, "KUBECONFIG="+kubeconfig)
 	}
@@ -176,12 +198,12 @@ func (r *run) runPod(ctx context.Context, index int) outcome {
 		phase, reason = corev1.PodFailed, "Error"
 	}
 	if ctx.Err() != nil {
-		return outcome{exitCode: exitCode}
+		return outcome{exitCode: exitCode, pod: pod}
 	}
 	err = r.setPodStatus(ctx, pod, phase, corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 		ExitCode: int32(exitCode), Reason: reason, Message: message, StartedAt: started, FinishedAt: metav1.Now(),
 	}})
-	return outcome{exitCode: exitCode, err: err}
+	return outcome{exitCode: exitCode, err: err, pod: pod}
 }
 
 func (r *run) createPod(ctx context.Context, index int) (*corev1.Pod, error) {

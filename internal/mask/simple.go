@@ -2,6 +2,7 @@ package mask
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/lethe-operator/lethe/internal/plan"
@@ -60,6 +61,8 @@ func compileRedact(m plan.Mask, col Column, _ []byte) (Masker, error) {
 		return nil, incompatible("redact on non-text column")
 	case col.Unique:
 		return nil, incompatible("redact on UNIQUE column: every row would get the same value")
+	case strings.ContainsRune(value, 0) || !utf8.ValidString(value):
+		return nil, incompatible("redact constant with a NUL character or bytes that are not UTF-8: databases cannot store it")
 	case col.MaxLength > 0 && utf8.RuneCountInString(value) > col.MaxLength:
 		return nil, incompatible("redact constant of %d characters longer than varchar(%d)",
 			utf8.RuneCountInString(value), col.MaxLength)

@@ -47,6 +47,9 @@ type Database struct {
 	Host   string `json:"host"`
 	Port   int    `json:"port"`
 	Name   string `json:"name"`
+	// AllowLinkLocal lets the worker connect when the host resolves to a link-local or
+	// cloud metadata address (the manager's --allow-link-local-hosts); refused otherwise.
+	AllowLinkLocal bool `json:"allowLinkLocal,omitempty"`
 	// UsernameFile and PasswordFile hold the login.
 	UsernameFile string `json:"usernameFile"`
 	PasswordFile string `json:"passwordFile"`
@@ -204,7 +207,21 @@ type Rule struct {
 	IncludeOrphans bool `json:"includeOrphans,omitempty"`
 	// Guards name rows the rule must leave, besides its table's guards.
 	Guards []Guard `json:"guards,omitempty"`
+	// AllRows lets the rule match every row of its table; without it such a run is
+	// refused (ErrRuleMatchesEveryRow).
+	AllRows bool `json:"allRows,omitempty"`
+	// MaxRows and MaxPercent are the rule's ceiling: a run in which it would change more
+	// rows, or more of its table, is refused before anything changes (ErrRuleAboveCeiling).
+	// MaxRows 0 is no limit in rows; MaxPercent 0 is DefaultMaxPercent (100 with AllRows).
+	MaxRows    int64 `json:"maxRows,omitempty"`
+	MaxPercent int   `json:"maxPercent,omitempty"`
 }
+
+// DefaultMaxPercent is the share of a table a rule may change in one run when it sets no
+// MaxPercent. A condition that spares almost nothing (ne a value one row has, olderThan a
+// date nearly every row passes) looks like this; a steady-state run of a sane rule changes
+// a small part of its table.
+const DefaultMaxPercent = 90
 
 // Condition operators.
 const (
@@ -327,6 +344,9 @@ const (
 	OutcomeWouldDelete    = "wouldDelete"
 	OutcomeExported       = "exported"
 	OutcomeFailed         = "failed"
+	// OutcomeRefused: the rows a rule would have changed in a run refused before anything
+	// changed (see ErrRuleMatchesEveryRow and ErrRuleAboveCeiling).
+	OutcomeRefused = "refused"
 )
 
 // Error codes in a report, so controllers can tell failures apart.
@@ -347,6 +367,41 @@ const (
 	ErrDeliveryFailed = "DeliveryFailed"
 	// ErrDraftTooLarge: the drafted DataMap does not fit in a ConfigMap; nothing was published.
 	ErrDraftTooLarge = "DraftTooLarge"
+	// ErrRuleMatchesEveryRow: a rule without AllRows matched every row of its table; the
+	// run was refused before anything changed in the database.
+	ErrRuleMatchesEveryRow = "RuleMatchesEveryRow"
+	// ErrRuleAboveCeiling: a rule would have changed more rows than its MaxRows or
+	// MaxPercent allow; the run was refused before anything changed in the database.
+	ErrRuleAboveCeiling = "RuleAboveCeiling"
+	// ErrHostNotAllowed: the database host is, or resolves to, a link-local or cloud
+	// metadata address, and the plan does not allow it.
+	ErrHostNotAllowed = "HostNotAllowed"
+)
+
+// Retryable says whether a failure with this error code may go away when the same plan
+// runs again: the database was unreachable or slow, the run was cut short, the API server
+// refused a write. Every other code is a fixed outcome (the plan, the schema or a rule is
+// wrong): the worker exits with ExitFinal and the Job is not retried.
+func Retryable(code string) bool {
+	switch code {
+	case ErrUnreachable, ErrTimeout, ErrInternal, ErrDeliveryFailed:
+		return true
+	}
+	return false
+}
+
+// Exit codes of the worker, which the Job's pod failure policy acts on.
+const (
+	// ExitSucceeded: the plan fully succeeded.
+	ExitSucceeded = 0
+	// ExitRetryable: the plan failed in a way a new pod may not (see Retryable); the
+	// report says why. The Job retries up to its backoffLimit.
+	ExitRetryable = 1
+	// ExitUsage: the worker's command line was wrong; no report was written.
+	ExitUsage = 2
+	// ExitFinal: the plan was refused or failed with a fixed outcome (schema mismatch,
+	// invalid plan, a rule refused); the report says why. The Job fails at once.
+	ExitFinal = 3
 )
 
 // Report is what the worker writes to stdout and the termination message.

@@ -71,6 +71,8 @@ func StartEnv() (*Env, error) {
 	}
 	cfg, err := environment.Start()
 	if err != nil {
+		// Start leaves the API server and etcd running when it fails later, on the CRDs.
+		_ = environment.Stop()
 		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})

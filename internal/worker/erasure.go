@@ -167,6 +167,9 @@ func readSubjectValue(sub plan.Subject) (string, error) {
 	if v == "" {
 		return "", engine.Errorf(plan.ErrInvalidPlan, "subject %q: its value file %s is empty", sub.ID, sub.ValueFile)
 	}
+	if err := storable(v); err != nil {
+		return "", engine.Errorf(plan.ErrInvalidPlan, "subject %q: its identifier %v", sub.ID, err)
+	}
 	return v, nil
 }
 

@@ -135,7 +135,7 @@ func TestMainExitsZeroOnlyWhenThePlanSucceeded(t *testing.T) {
 	_ = os.WriteFile(bad, []byte("{not json"), 0o600)
 	var stdout bytes.Buffer
 	code := worker.Main(context.Background(), []string{"--plan", bad, "--termination-log", filepath.Join(dir, "log")}, &stdout, &stderr)
-	if code != worker.ExitFailed || !strings.Contains(stdout.String(), plan.ErrInvalidPlan) {
+	if code != worker.ExitFinal || !strings.Contains(stdout.String(), plan.ErrInvalidPlan) {
 		t.Fatalf("unreadable plan: exit %d, stdout %s", code, stdout.String())
 	}
 }

@@ -26,7 +26,7 @@ var dbCounter atomic.Int64
 
 // tenant is one test database with the plan settings that reach it.
 type tenant struct {
-	t      *testing.T
+	t      testing.TB
 	engine string
 	db     *sql.DB
 	dir    string
@@ -34,7 +34,7 @@ type tenant struct {
 }
 
 // newTenant creates an empty database on the engine's shared server.
-func newTenant(t *testing.T, engineName string) *tenant {
+func newTenant(t testing.TB, engineName string) *tenant {
 	t.Helper()
 	s := servers[engineName]
 	name := fmt.Sprintf("w%d_%d", os.Getpid(), dbCounter.Add(1))

@@ -50,7 +50,8 @@ func peoplePlan(tn *tenant) plan.Plan {
 	}}}
 	p.Rules = []plan.Rule{
 		{Name: "segment-3", Table: "people", Action: plan.ActionDelete, Where: []plan.Condition{{Column: "segment", Op: plan.OpEq, Value: "3"}}},
-		{Name: "old-people", Table: "people", Action: plan.ActionAnonymize, OlderThan: "P1Y", Column: "created_at"},
+		// Everyone was created over a year ago: the rule says it may match every row.
+		{Name: "old-people", Table: "people", Action: plan.ActionAnonymize, OlderThan: "P1Y", Column: "created_at", AllRows: true},
 	}
 	p.Options.BatchSize = 500
 	return p

@@ -22,7 +22,8 @@ func retentionRules() []plan.Rule {
 		{Name: "inactive-customers", Table: "customers", Action: plan.ActionAnonymize,
 			InactiveFor: "P3Y", Activity: []string{"customers.last_login_at", "bookings.created_at"}},
 		{Name: "support-mail", Table: "support_tickets", Action: plan.ActionDelete, OlderThan: "P3M", Column: "created_at"},
-		{Name: "old-invoices", Table: "invoices", Action: plan.ActionAnonymize, OlderThan: "P1Y", Column: "issued_at"},
+		// Every invoice of the fixture is over a year old: the rule says it may match them all.
+		{Name: "old-invoices", Table: "invoices", Action: plan.ActionAnonymize, OlderThan: "P1Y", Column: "issued_at", AllRows: true},
 		{Name: "alias-without-consent", Table: "customers", Action: plan.ActionAnonymize, Columns: []string{"alias"},
 			Where: []plan.Condition{{Column: "alias_consent", Op: plan.OpEq, Value: "false"}, {Column: "alias", Op: plan.OpNotNull}}},
 		{Name: "guests-without-email", Table: "booking_guests", Action: plan.ActionDelete,

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -334,6 +333,9 @@ func convertAll(col *engine.Column, values []string) ([]any, error) {
 // convert turns a value written in a plan into the Go value of the column's kind, so the
 // driver binds it with the right type (and a typo is an error, not a silent mismatch).
 func convert(col *engine.Column, s string) (any, error) {
+	if err := storable(s); err != nil {
+		return nil, fmt.Errorf("the value %w", err)
+	}
 	switch col.Kind {
 	case mask.KindInteger:
 		// MySQL's BOOLEAN is TINYINT(1): true and false are its 1 and 0.
@@ -349,10 +351,7 @@ func convert(col *engine.Column, s string) (any, error) {
 		}
 		return n, nil
 	case mask.KindDecimal:
-		if _, ok := new(big.Rat).SetString(strings.TrimSpace(s)); !ok {
-			return nil, fmt.Errorf("%q is not a number (column type %s)", s, col.Type)
-		}
-		return strings.TrimSpace(s), nil
+		return decimalValue(col, s)
 	case mask.KindDate, mask.KindTimestamp:
 		return parseTime(s, col.Type)
 	}

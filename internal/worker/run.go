@@ -87,6 +87,7 @@ func (r *runner) run(ctx context.Context) {
 	s, mm := resolveSchema(r.plan.DataMap, cat, r.plan.Database.Name, hashKey)
 	r.schema = s
 	for _, spec := range r.plan.Rules {
+		checkRuleShape(spec, &mm)
 		if rl := resolveRule(s, spec, r.now, &mm); rl != nil {
 			r.rules = append(r.rules, rl)
 		}
@@ -110,8 +111,11 @@ func (r *runner) run(ctx context.Context) {
 func (r *runner) dispatch(ctx context.Context) {
 	switch r.plan.Kind {
 	case plan.KindRetention:
-		r.applyRules(ctx, false)
+		if r.checkCeilings(ctx, false) {
+			r.applyRules(ctx, false)
+		}
 	case plan.KindPreview:
+		r.checkCeilings(ctx, true)
 		r.applyRules(ctx, true)
 		r.eraseSubjects(ctx, true)
 	case plan.KindErasure:
@@ -172,8 +176,10 @@ func (r *runner) parseTimeout(name, s string) time.Duration {
 		return 0
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		r.failf(plan.ErrInvalidPlan, "%s %q is not a positive Go duration such as 5s", name, s)
+	// Timeouts reach the databases in whole milliseconds (seconds on MySQL), and 0 there
+	// means none: a shorter one would turn the bound off.
+	if err != nil || d < time.Millisecond {
+		r.failf(plan.ErrInvalidPlan, "%s %q is not a Go duration of at least 1ms, such as 5s", name, s)
 	}
 	return d
 }

@@ -47,17 +47,20 @@ var ErrNoPlan = errors.New("no plan: run `lethe worker --plan FILE` with the pla
 // DefaultTerminationLog is where Kubernetes reads a container's termination message.
 const DefaultTerminationLog = "/dev/termination-log"
 
-// Exit codes of the worker.
+// Exit codes of the worker (plan.Exit*): the Job's pod failure policy fails the Job at
+// once on ExitUsage and ExitFinal, and retries ExitFailed up to its backoffLimit.
 const (
-	ExitSucceeded = 0
-	// ExitFailed: the plan ran (or was refused) and the report says why.
-	ExitFailed = 1
+	ExitSucceeded = plan.ExitSucceeded
+	// ExitFailed: the plan failed in a way a retry may not; the report says why.
+	ExitFailed = plan.ExitRetryable
 	// ExitUsage: the command line was wrong; no report was written.
-	ExitUsage = 2
+	ExitUsage = plan.ExitUsage
+	// ExitFinal: the plan was refused or failed with a fixed outcome; the report says why.
+	ExitFinal = plan.ExitFinal
 )
 
-// Main runs the worker with its command-line arguments and returns the process exit code:
-// 0 only when the plan fully succeeded. The report goes to stdout in full and to the
+// Main runs the worker with its command-line arguments and returns the process exit code
+// (see ExitCode). The report goes to stdout in full and to the
 // termination log summarised to fit Kubernetes' 4 KiB limit.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
@@ -77,10 +80,25 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := os.WriteFile(*terminationLog, Summarise(report, MaxTerminationMessage), 0o644); err != nil {
 		fmt.Fprintf(stderr, "lethe worker: cannot write the termination log %s: %v\n", *terminationLog, err)
 	}
-	if !report.Succeeded {
-		return ExitFailed
+	return ExitCode(report)
+}
+
+// ExitCode is the exit code for a report: ExitSucceeded, ExitFailed when any error may go
+// away on a retry (plan.Retryable), else ExitFinal: a schema mismatch, an invalid plan or
+// a refused rule gives the same answer however often the pod runs.
+func ExitCode(report plan.Report) int {
+	if report.Succeeded {
+		return ExitSucceeded
 	}
-	return ExitSucceeded
+	for _, e := range report.Errors {
+		if plan.Retryable(e.Code) {
+			return ExitFailed
+		}
+	}
+	if len(report.Errors) == 0 && len(report.Mismatches) == 0 {
+		return ExitFailed // a failure without a reason: let the Job try again
+	}
+	return ExitFinal
 }
 
 // runFile loads the plan at path and runs it; a plan that cannot be read is a failed

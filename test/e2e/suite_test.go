@@ -107,6 +107,8 @@ type managerSetup struct {
 	logs io.Writer
 	// erasure tunes ErasureRequest batching.
 	erasure controllers.ErasureOptions
+	// jobs, when set, changes the worker Jobs' settings (retries are off by default).
+	jobs func(*controllers.JobSettings)
 }
 
 // startManager runs the controllers with the local job runner until the test ends or
@@ -133,6 +135,9 @@ func runManager(t *testing.T, s managerSetup) (stop func()) {
 	jobs := controllers.DefaultJobSettings()
 	jobs.ActiveDeadlineSeconds = 120
 	jobs.BackoffLimit = 0
+	if s.jobs != nil {
+		s.jobs(&jobs)
+	}
 	if err := controllers.Setup(mgr, controllers.Options{
 		Jobs: jobs, LocalJobRunner: true, LocalJobRunnerBinary: binary, LocalJobRunnerOutput: s.logs,
 		OperatorNamespace: s.operatorNamespace, Clock: s.clock, Erasure: s.erasure,
