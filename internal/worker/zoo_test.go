@@ -264,9 +264,10 @@ func TestZooRetentionSelectsOrphansOnlyWhenTheRuleSaysSo(t *testing.T) {
 
 // zooAgeRules delete by age: invoice lines (their held invoices keep theirs; refunds
 // keep theirs), old tickets, and addresses untouched for ten years (the one nobody uses).
+// Every invoice line of the zoo is over a year old, so old-lines says allRows.
 func zooAgeRules() []plan.Rule {
 	return []plan.Rule{
-		{Name: "old-lines", Table: "invoice_line", Action: plan.ActionDelete, OlderThan: "P1Y", Column: "created_at"},
+		{Name: "old-lines", Table: "invoice_line", Action: plan.ActionDelete, OlderThan: "P1Y", Column: "created_at", AllRows: true},
 		{Name: "old-tickets", Table: "support_ticket", Action: plan.ActionDelete, OlderThan: "P3Y", Column: "created_at"},
 		{Name: "stale-addresses", Table: "address", Action: plan.ActionDelete, OlderThan: "P10Y", Column: "last_update"},
 	}
